@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Server notices (e.g. "there is no transaction in progress") only with -vv.
     let filter = match cli.verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error",
+        1 => "info,sqlx::postgres::notice=error,sqlx::query=error",
         _ => "debug",
     };
     let _ = tracing_subscriber::fmt()

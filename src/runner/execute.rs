@@ -93,7 +93,11 @@ async fn run_step(
         match step.effect {
             Effect::Insert if affected > 0 => st.inserted = true,
             Effect::Update | Effect::Write if affected > 0 => st.updated = true,
+            // With CLIENT_FOUND_ROWS (set by sqlx) an update to the same values reports 1,
+            // like an insert: when a read already found the row, 1 means "updated to the
+            // same value".
             Effect::Upsert if dialect == Dialect::Mysql => match affected {
+                1 if st.found == Some(true) => st.updated = true,
                 1 => st.inserted = true,
                 2 => st.updated = true,
                 _ => {}
@@ -151,12 +155,16 @@ async fn body(
     st: &mut State,
     v: &Values<'_>,
     savepoint: bool,
+    open: &mut bool,
 ) -> Result<(), DbError> {
     if p.transaction {
         conn.batch("BEGIN").await?;
+        *open = true;
     }
     run_steps(conn, &p.steps, st, v, savepoint).await?;
     if p.transaction {
+        // A failed COMMIT ends the transaction (PostgreSQL answers ROLLBACK): nothing to roll back.
+        *open = false;
         conn.batch("COMMIT").await?;
     }
     Ok(())
@@ -198,19 +206,20 @@ async fn attempt(
     let result = async {
         run_steps(conn, &p.pre, &mut st, v, false).await?;
         let savepoint = p.transaction && p.on_unique == UniquePolicy::SavepointAndSelect;
-        match body(conn, p, &mut st, v, savepoint).await {
+        let mut open = false;
+        match body(conn, p, &mut st, v, savepoint, &mut open).await {
             Ok(()) => Ok(()),
             Err(e) if e.class == Outcome::UniqueViolation && p.on_unique != UniquePolicy::Fail => {
                 violation_at.get_or_insert_with(Instant::now);
                 handled.push(Outcome::UniqueViolation);
                 st.inserted = false;
                 st.updated = false;
-                let r = if savepoint {
+                let r = if savepoint && open {
                     conn.batch(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
                         .await?;
                     fallback(conn, p, &mut st, v, true).await
                 } else {
-                    if p.transaction {
+                    if open {
                         rollback(conn).await;
                     }
                     fallback(conn, p, &mut st, v, false).await
@@ -221,7 +230,7 @@ async fn attempt(
                 r
             }
             Err(e) => {
-                if p.transaction {
+                if open {
                     rollback(conn).await;
                 }
                 Err(e)

@@ -125,10 +125,12 @@ pub async fn run(
         if let Some(at) = result.violation_at {
             rec.saw_violation(at);
         }
-        let acked = match result.outcome {
-            Outcome::Inserted => true,
-            Outcome::Updated => counts,
-            _ => false,
+        // Signup: an insert is acknowledged. Counting shapes: every successful operation
+        // is an increment the application believes happened.
+        let acked = if counts {
+            !result.outcome.is_error()
+        } else {
+            result.outcome == Outcome::Inserted
         };
         if acked {
             *rec.acked.entry(k).or_default() += 1;
