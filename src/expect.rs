@@ -102,8 +102,11 @@ impl Expectation {
                 .map(|o| o.name())
                 .chain(FIGURES.iter().copied())
                 .collect();
+            let hint = did_you_mean(&figure, &known)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
             return Err(format!(
-                "unknown figure `{figure}` in `{t}`; known: {}",
+                "unknown figure `{figure}` in `{t}`; {hint}known: {}",
                 known.join(", ")
             ));
         }
@@ -130,6 +133,16 @@ impl Expectation {
     pub fn holds(&self, actual: f64) -> bool {
         self.op.holds(actual, self.value)
     }
+}
+
+/// The closest of `known` to `word`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 /// True for a name an expectation may bound.

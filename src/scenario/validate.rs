@@ -332,10 +332,13 @@ fn strategy_plan(
     let (name, builtin, isolation) = if let Some(u) = &s.builtin {
         let Some(b) = strategy::builtin(u.get_ref()) else {
             let known: Vec<_> = strategy::BUILTINS.iter().map(|b| b.name).collect();
+            let hint = crate::expect::did_you_mean(u.get_ref(), &known)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
             return Err(c.err(
                 u,
                 format!(
-                    "unknown strategy `{}`; built-ins: {}",
+                    "unknown strategy `{}`; {hint}built-ins: {}",
                     u.get_ref(),
                     known.join(", ")
                 ),
