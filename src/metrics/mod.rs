@@ -167,14 +167,13 @@ mod tests {
         assert_eq!(a.outcomes[Outcome::UniqueViolation.index()], 2);
         assert_eq!(a.acked[&7], 3);
         assert_eq!(a.latency.len(), 3);
-        assert_eq!(
-            Latency::of(
-                a.by_outcome[Outcome::UniqueViolation.index()]
-                    .as_ref()
-                    .unwrap()
-            )
-            .max,
-            1000
-        );
+        let max = Latency::of(
+            a.by_outcome[Outcome::UniqueViolation.index()]
+                .as_ref()
+                .unwrap(),
+        )
+        .max;
+        // 2 significant figures: within 1 % of the recorded maximum.
+        assert!((1000..=1010).contains(&max), "{max}");
     }
 }

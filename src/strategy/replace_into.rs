@@ -1,5 +1,7 @@
 //! replace-into: `REPLACE INTO` (MySQL/MariaDB): a delete plus an insert when the key
-//! exists, so the row gets a new AUTO_INCREMENT id and its other columns are reset.
+//! exists, so the row gets a new AUTO_INCREMENT id and its other columns are reset. It never
+//! raises 1062, but concurrent REPLACEs of one key on a table with a unique secondary index
+//! can deadlock (1213) in InnoDB.
 
 use super::{Builtin, Ctx, Effect, Program, When, not_for, not_on};
 use crate::db::Dialect;
