@@ -444,3 +444,59 @@ pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcom
         html_path,
     })
 }
+
+/// Runs one scenario file against servers given by URL (`None`: skip that dialect) and
+/// returns the report: the entry point for checking an application's insert strategy from
+/// its own `cargo test`. Nothing is written to disk; results are in the returned [`Report`]
+/// (see [`Report::all_held`] and each [`crate::report::StrategyResult`]).
+///
+/// Errors: [`AppError::Scenario`] for a bad file (located), [`AppError::Server`] for an
+/// unreachable server, [`AppError::Usage`] when no URL is given.
+pub async fn run_scenario(
+    path: &std::path::Path,
+    postgres_url: Option<&str>,
+    mysql_url: Option<&str>,
+) -> Result<Report, AppError> {
+    let plan = scenario::load(path).map_err(|d| AppError::Scenario(vec![d]))?;
+    let mut servers = Vec::new();
+    for (dialect, url) in [
+        (Dialect::Postgres, postgres_url),
+        (Dialect::Mysql, mysql_url),
+    ] {
+        if let Some(url) = url.filter(|_| plan.schema.contains_key(&dialect)) {
+            servers.push(connect_server(dialect, url, "url", None).await?);
+        }
+    }
+    if servers.is_empty() {
+        return Err(AppError::Usage(format!(
+            "{}: no URL given for a dialect the scenario supports",
+            path.display()
+        )));
+    }
+    disambiguate(&mut servers);
+    let args = RunArgs {
+        paths: vec![path.to_path_buf()],
+        postgres: vec![],
+        mysql: vec![],
+        only: vec![],
+        strategies: vec![],
+        workers: None,
+        operations: None,
+        duration: None,
+        seed: None,
+        out: PathBuf::new(),
+        no_html: true,
+        json: false,
+        quiet: true,
+        expected: None,
+        update_expected: false,
+    };
+    Ok(run_plans(
+        &[plan],
+        &servers,
+        &args,
+        vec![path.display().to_string()],
+        &CancellationToken::new(),
+    )
+    .await)
+}
