@@ -474,23 +474,7 @@ pub async fn run_scenario(
         )));
     }
     disambiguate(&mut servers);
-    let args = RunArgs {
-        paths: vec![path.to_path_buf()],
-        postgres: vec![],
-        mysql: vec![],
-        only: vec![],
-        strategies: vec![],
-        workers: None,
-        operations: None,
-        duration: None,
-        seed: None,
-        out: PathBuf::new(),
-        no_html: true,
-        json: false,
-        quiet: true,
-        expected: None,
-        update_expected: false,
-    };
+    let args = RunArgs::quiet(std::path::Path::new("results"));
     Ok(run_plans(
         &[plan],
         &servers,

@@ -129,3 +129,22 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::scenario::parse_duration(s)
         .ok_or_else(|| format!("`{s}` is not a duration: write e.g. 10s, 500ms, 2m"))
 }
+
+impl RunArgs {
+    /// The arguments of `keyrace run --quiet --no-html --out OUT` (environment fallbacks
+    /// such as KEYRACE_POSTGRES_URL apply), for library callers and tests.
+    pub fn quiet(out: &std::path::Path) -> RunArgs {
+        let argv = [
+            "keyrace".as_ref(),
+            "run".as_ref(),
+            "--quiet".as_ref(),
+            "--no-html".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ];
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Run(args)) => args,
+            other => unreachable!("static arguments of `keyrace run` always parse: {other:?}"),
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! insert-ignore: `INSERT IGNORE` (MySQL/MariaDB). Seed 003's caution holds: IGNORE turns
 //! other errors into warnings too. Counter shape: UPDATE when nothing was inserted.
 
-use super::{Builtin, Ctx, Effect, Program, When, not_for, not_on};
+use super::{Builtin, Ctx, Program, not_for, not_on};
 use crate::db::Dialect;
 use crate::plan::Shape;
 
@@ -26,11 +26,5 @@ fn build(ctx: &Ctx) -> Result<Program, String> {
     let sql = ctx
         .insert("1")
         .replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
-    let mut steps = vec![ctx.step("insert", &sql, When::Always, Effect::Insert)];
-    steps.extend(ctx.update_if_not_inserted());
-    Ok(if steps.len() > 1 {
-        ctx.transactional(steps)
-    } else {
-        ctx.simple(steps)
-    })
+    Ok(ctx.insert_or_increment(&sql))
 }

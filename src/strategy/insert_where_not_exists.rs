@@ -2,7 +2,7 @@
 //! statement is still not atomic against a concurrent insert of the same key: under READ
 //! COMMITTED both sessions see no row and one gets the unique violation.
 
-use super::{Builtin, Ctx, Effect, Program, When, not_for};
+use super::{Builtin, Ctx, Program, not_for};
 use crate::db::Dialect;
 use crate::plan::Shape;
 
@@ -28,11 +28,5 @@ fn build(ctx: &Ctx) -> Result<Program, String> {
     let sql = format!(
         "INSERT INTO {t} ({cols}) SELECT {vals}{from} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {k} = {{key}})"
     );
-    let mut steps = vec![ctx.step("insert", &sql, When::Always, Effect::Insert)];
-    steps.extend(ctx.update_if_not_inserted());
-    Ok(if steps.len() > 1 {
-        ctx.transactional(steps)
-    } else {
-        ctx.simple(steps)
-    })
+    Ok(ctx.insert_or_increment(&sql))
 }

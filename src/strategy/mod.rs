@@ -181,6 +181,42 @@ impl Ctx<'_> {
         }
     }
 
+    /// The "insert, and in the counter shape increment when nothing was inserted" program
+    /// shared by INSERT IGNORE, ON CONFLICT DO NOTHING and INSERT … WHERE NOT EXISTS:
+    /// one statement in autocommit, or both in a transaction.
+    pub fn insert_or_increment(&self, insert_sql: &str) -> Program {
+        let mut steps = vec![self.step("insert", insert_sql, When::Always, Effect::Insert)];
+        steps.extend(self.update_if_not_inserted());
+        if steps.len() > 1 {
+            self.transactional(steps)
+        } else {
+            self.simple(steps)
+        }
+    }
+
+    /// An upsert statement as a program: alone in autocommit, or, in the read-modify-write
+    /// shape, after the read that feeds `{next}`, in one transaction.
+    pub fn upsert_program(&self, upsert_sql: &str) -> Program {
+        let upsert = self.step("upsert", upsert_sql, When::Always, Effect::Upsert);
+        if self.shape == Shape::ReadModifyWrite {
+            self.transactional(vec![
+                self.step("select", &self.lookup(""), When::Always, Effect::Read),
+                upsert,
+            ])
+        } else {
+            self.simple(vec![upsert])
+        }
+    }
+
+    /// The value an upsert inserts: 1, or the client's `{next}` in read-modify-write.
+    pub fn upsert_value(&self) -> &'static str {
+        if self.shape == Shape::ReadModifyWrite {
+            "{next}"
+        } else {
+            "1"
+        }
+    }
+
     /// A program with no transaction, no fallback and no retries.
     pub fn simple(&self, steps: Vec<Step>) -> Program {
         Program {

@@ -2,7 +2,7 @@
 //! manual: SQL Commands, INSERT, "ON CONFLICT Clause"). Counter shape: UPDATE when nothing
 //! was inserted.
 
-use super::{Builtin, Ctx, Effect, Program, When, not_for, not_on};
+use super::{Builtin, Ctx, Program, not_for, not_on};
 use crate::db::Dialect;
 use crate::plan::Shape;
 
@@ -25,11 +25,5 @@ fn build(ctx: &Ctx) -> Result<Program, String> {
         return Err(not_for(ctx.shape));
     }
     let sql = format!("{} ON CONFLICT ({}) DO NOTHING", ctx.insert("1"), ctx.k());
-    let mut steps = vec![ctx.step("insert", &sql, When::Always, Effect::Insert)];
-    steps.extend(ctx.update_if_not_inserted());
-    Ok(if steps.len() > 1 {
-        ctx.transactional(steps)
-    } else {
-        ctx.simple(steps)
-    })
+    Ok(ctx.insert_or_increment(&sql))
 }

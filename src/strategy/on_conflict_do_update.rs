@@ -2,7 +2,7 @@
 //! atomic upsert. `RETURNING (xmax = 0)` tells an insert from an update. In the
 //! read-modify-write shape the client's `{next}` is written (lost updates expected).
 
-use super::{Builtin, Ctx, Effect, Program, When, not_on};
+use super::{Builtin, Ctx, Program, not_on};
 use crate::db::Dialect;
 use crate::plan::Shape;
 
@@ -31,22 +31,10 @@ fn build(ctx: &Ctx) -> Result<Program, String> {
         }
         (Shape::Signup, None) => format!("{k} = EXCLUDED.{k}"),
     };
-    let value = if ctx.shape == Shape::ReadModifyWrite {
-        "{next}"
-    } else {
-        "1"
-    };
+    let value = ctx.upsert_value();
     let sql = format!(
         "{} ON CONFLICT ({k}) DO UPDATE SET {set} RETURNING (xmax = 0)",
         ctx.insert(value)
     );
-    let upsert = ctx.step("upsert", &sql, When::Always, Effect::Upsert);
-    Ok(if ctx.shape == Shape::ReadModifyWrite {
-        ctx.transactional(vec![
-            ctx.step("select", &ctx.lookup(""), When::Always, Effect::Read),
-            upsert,
-        ])
-    } else {
-        ctx.simple(vec![upsert])
-    })
+    Ok(ctx.upsert_program(&sql))
 }

@@ -2,7 +2,7 @@
 //! rows: 1 inserted, 2 updated (MySQL manual 15.2.7.2). Signup writes the new payload so an
 //! update always changes the row (with CLIENT_FOUND_ROWS an unchanged row would also say 1).
 
-use super::{Builtin, Ctx, Effect, Program, When, not_on};
+use super::{Builtin, Ctx, Program, not_on};
 use crate::db::Dialect;
 use crate::plan::Shape;
 
@@ -31,19 +31,7 @@ fn build(ctx: &Ctx) -> Result<Program, String> {
         }
         (Shape::Signup, None) => format!("{k} = {k}"),
     };
-    let value = if ctx.shape == Shape::ReadModifyWrite {
-        "{next}"
-    } else {
-        "1"
-    };
+    let value = ctx.upsert_value();
     let sql = format!("{} ON DUPLICATE KEY UPDATE {set}", ctx.insert(value));
-    let upsert = ctx.step("upsert", &sql, When::Always, Effect::Upsert);
-    Ok(if ctx.shape == Shape::ReadModifyWrite {
-        ctx.transactional(vec![
-            ctx.step("select", &ctx.lookup(""), When::Always, Effect::Read),
-            upsert,
-        ])
-    } else {
-        ctx.simple(vec![upsert])
-    })
+    Ok(ctx.upsert_program(&sql))
 }

@@ -34,23 +34,7 @@ pub async fn server(dialect: Dialect) -> Server {
 
 /// Default run arguments (quiet, results to a temp dir).
 pub fn args(out: &Path) -> RunArgs {
-    RunArgs {
-        paths: vec![],
-        postgres: vec![],
-        mysql: vec![],
-        only: vec![],
-        strategies: vec![],
-        workers: None,
-        operations: None,
-        duration: None,
-        seed: None,
-        out: out.to_path_buf(),
-        no_html: true,
-        json: false,
-        quiet: true,
-        expected: None,
-        update_expected: false,
-    }
+    RunArgs::quiet(out)
 }
 
 /// Parses `toml` as a scenario and runs it on the given dialects.
