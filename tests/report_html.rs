@@ -29,7 +29,9 @@ fn assert_offline(page: &str) {
             let rest = &lower[i + attr.len()..];
             let rest = rest.trim_start_matches(['"', '\'', ' ']);
             assert!(
-                !rest.starts_with("http://") && !rest.starts_with("https://") && !rest.starts_with("//"),
+                !rest.starts_with("http://")
+                    && !rest.starts_with("https://")
+                    && !rest.starts_with("//"),
                 "page references a network resource: {}",
                 &page[i..(i + 80).min(page.len())]
             );
@@ -92,7 +94,10 @@ fn one_svg_per_plot() {
         "serialization_failure",
         "lock_timeout",
     ] {
-        assert!(page.contains(&format!(">{class}</text>")), "legend lacks {class}");
+        assert!(
+            page.contains(&format!(">{class}</text>")),
+            "legend lacks {class}"
+        );
     }
 }
 

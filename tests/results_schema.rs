@@ -50,7 +50,11 @@ const FIRST_RESULT: &str = "/scenarios/0/results/0";
 
 #[test]
 fn fixture_matches_schema() {
-    assert_valid(&validator(), &fixture(), "tests/fixtures/report-sample.json");
+    assert_valid(
+        &validator(),
+        &fixture(),
+        "tests/fixtures/report-sample.json",
+    );
 }
 
 #[test]
@@ -78,7 +82,10 @@ fn schema_rejects_result_without_ops_per_sec() {
         .and_then(Value::as_object_mut)
         .expect("fixture has a result");
     assert!(result.remove("ops_per_sec").is_some());
-    assert!(!v.is_valid(&doc), "schema accepted a result without ops_per_sec");
+    assert!(
+        !v.is_valid(&doc),
+        "schema accepted a result without ops_per_sec"
+    );
 }
 
 #[test]
@@ -139,7 +146,10 @@ fn schema_rejects_wrong_types() {
         ("/scenarios/0/results/0/ops", Value::from(-1)),
         ("/scenarios/0/results/0/ops_per_sec", Value::from("fast")),
         ("/scenarios/0/results/0/outcomes/deadlock", Value::from(1.5)),
-        ("/scenarios/0/results/0/expectations/0/held", Value::from("yes")),
+        (
+            "/scenarios/0/results/0/expectations/0/held",
+            Value::from("yes"),
+        ),
         ("/servers/0/dialect", Value::from("sqlite")),
     ] {
         let mut doc = fixture();

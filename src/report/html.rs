@@ -74,7 +74,10 @@ fn header(out: &mut String, report: &Report) {
     ));
     if !report.command.is_empty() {
         let cmd: Vec<String> = report.command.iter().map(|c| escape(c)).collect();
-        out.push_str(&format!("<span>keyrace run <code>{}</code></span>", cmd.join(" ")));
+        out.push_str(&format!(
+            "<span>keyrace run <code>{}</code></span>",
+            cmd.join(" ")
+        ));
     }
     out.push_str("</p>\n");
     if report.interrupted {
@@ -92,7 +95,11 @@ fn header(out: &mut String, report: &Report) {
     };
     let total = verdicts().count();
     let failed = verdicts().filter(|v| !v.held).count();
-    let errors = report.scenarios.iter().filter(|s| s.error.is_some()).count();
+    let errors = report
+        .scenarios
+        .iter()
+        .filter(|s| s.error.is_some())
+        .count();
     out.push_str(&format!(
         "<p class=\"summary\">Expectations: <span class=\"ok\">{} held</span>, \
          <span class=\"{}\">{failed} failed</span>",
@@ -185,11 +192,7 @@ fn summary(v: &serde_json::Value, first: &[&str]) -> String {
         .copied()
         .filter(|k| m.contains_key(*k))
         .collect();
-    keys.extend(
-        m.keys()
-            .map(String::as_str)
-            .filter(|k| !first.contains(k)),
-    );
+    keys.extend(m.keys().map(String::as_str).filter(|k| !first.contains(k)));
     keys.iter()
         .filter_map(|k| {
             let t = value_text(k, &m[*k])?;
@@ -380,7 +383,7 @@ fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
                 html: format!("{} ({})", num(r.outcomes.other), codes.join(" ")),
                 zero: false,
             }
-        }
+        },
     };
     let figures: &'static [&'static str] = match o {
         Outcome::Inserted => &["inserted"],
@@ -398,6 +401,17 @@ fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
         figures,
         value,
         optional,
+    }
+}
+
+/// A short name of an error class for narrow cells.
+fn short(o: Outcome) -> &'static str {
+    match o {
+        Outcome::UniqueViolation => "unique viol.",
+        Outcome::SerializationFailure => "serial. fail",
+        Outcome::LockTimeout => "lock t/o",
+        Outcome::ConnectionError => "conn err",
+        o => o.name(),
     }
 }
 
@@ -436,10 +450,10 @@ fn columns() -> Vec<Col> {
         },
         outcome_col("inserted", Outcome::Inserted, false),
         outcome_col("existed", Outcome::Existed, false),
-        outcome_col("updated", Outcome::Updated, false),
+        outcome_col("updated", Outcome::Updated, true),
         outcome_col("unique viol.", Outcome::UniqueViolation, false),
-        outcome_col("deadlock", Outcome::Deadlock, false),
-        outcome_col("serial. fail", Outcome::SerializationFailure, false),
+        outcome_col("deadlock", Outcome::Deadlock, true),
+        outcome_col("serial. fail", Outcome::SerializationFailure, true),
         outcome_col("lock t/o", Outcome::LockTimeout, true),
         outcome_col("conn err", Outcome::ConnectionError, true),
         outcome_col("other", Outcome::Other, true),
@@ -455,7 +469,7 @@ fn columns() -> Vec<Col> {
                 let parts: Vec<String> = Outcome::ALL
                     .iter()
                     .filter(|o| o.is_error() && h.get(**o) > 0)
-                    .map(|o| format!("{}&nbsp;{}", escape(o.name()), num(h.get(*o))))
+                    .map(|o| format!("{}&nbsp;{}", short(*o), num(h.get(*o))))
                     .collect();
                 Cell {
                     zero: parts.is_empty(),
@@ -466,13 +480,13 @@ fn columns() -> Vec<Col> {
                     },
                 }
             },
-            optional: false,
+            optional: true,
         },
         Col {
             title: "retries",
             figures: &["retries"],
             value: |r| count(r.retries),
-            optional: false,
+            optional: true,
         },
         Col {
             title: "rows",
@@ -490,13 +504,13 @@ fn columns() -> Vec<Col> {
             title: "lost upd",
             figures: &["lost_updates"],
             value: |r| count(r.lost_updates),
-            optional: false,
+            optional: true,
         },
         Col {
             title: "missing",
             figures: &["missing_rows"],
             value: |r| count(r.missing_rows),
-            optional: false,
+            optional: true,
         },
     ]
 }
@@ -524,11 +538,22 @@ fn verdicts(r: &StrategyResult) -> String {
     if r.expectations.is_empty() {
         return "<span class=\"settings\">none</span>".into();
     }
+    let held: Vec<String> = r
+        .expectations
+        .iter()
+        .filter(|v| v.held)
+        .map(|v| escape(&v.text))
+        .collect();
     let mut out = String::from("<ul class=\"verdicts\">");
+    if !held.is_empty() {
+        out.push_str(&format!(
+            "<li class=\"held\" title=\"{}\">✓ {} held</li>",
+            held.join("; "),
+            held.len()
+        ));
+    }
     for v in &r.expectations {
-        if v.held {
-            out.push_str(&format!("<li class=\"held\">✓ {}</li>", escape(&v.text)));
-        } else {
+        if !v.held {
             out.push_str(&format!(
                 "<li class=\"failed\">✗ {} (got {})</li>",
                 escape(&v.text),
@@ -543,14 +568,21 @@ fn verdicts(r: &StrategyResult) -> String {
 fn comparison(out: &mut String, s: &ScenarioReport, names: &[&str], dbs: &[&str]) {
     let cols: Vec<Col> = columns()
         .into_iter()
-        .filter(|c| {
-            !c.optional
-                || s.results
-                    .iter()
-                    .any(|r| r.available && !(c.value)(r).zero)
-        })
+        .filter(|c| !c.optional || s.results.iter().any(|r| r.available && !(c.value)(r).zero))
         .collect();
-    out.push_str("<h3>Comparison</h3>\n<div class=\"table-wrap\"><table class=\"comparison\">\n");
+    let hidden: Vec<&str> = columns()
+        .iter()
+        .filter(|c| !cols.iter().any(|k| k.title == c.title))
+        .map(|c| c.title)
+        .collect();
+    out.push_str("<h3>Comparison</h3>\n");
+    if !hidden.is_empty() {
+        out.push_str(&format!(
+            "<p class=\"meta\">Columns that are zero for every strategy are left out: {}.</p>\n",
+            escape(&hidden.join(", "))
+        ));
+    }
+    out.push_str("<div class=\"table-wrap\"><table class=\"comparison\">\n");
     out.push_str("<thead><tr><th>strategy</th><th>database</th>");
     for c in &cols {
         out.push_str(&format!("<th>{}</th>", escape(c.title)));

@@ -2,8 +2,11 @@
 //! strategy, latency quantiles per strategy × database, and the outcome mix. No fonts or files
 //! are needed: SVG text names a font family and the browser draws it.
 
-use plotters::coord::ranged1d::BindKeyPoints;
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::db::Outcome;
 use crate::report::StrategyResult;
@@ -42,6 +45,14 @@ pub fn outcome_color(o: Outcome) -> RGBColor {
         Outcome::ConnectionError => RGBColor(0x55, 0x55, 0x55),
         Outcome::Other => RGBColor(0xb5, 0xa9, 0xa5),
     }
+}
+
+/// True when counts on an outcome's colour read better in black than in white.
+fn dark_text(o: Outcome) -> bool {
+    matches!(
+        o,
+        Outcome::Existed | Outcome::LockTimeout | Outcome::Other | Outcome::SerializationFailure
+    )
 }
 
 /// The colour of the `i`th database.
@@ -158,9 +169,25 @@ fn db_legend(data: &PlotData) -> Vec<(String, Option<RGBColor>)> {
         .collect()
 }
 
-/// Key points at the centre of each category band, and the label of a point.
-fn bands(n: usize) -> Vec<f64> {
-    (0..n).map(|i| i as f64 + 0.5).collect()
+/// A category axis of `n` bands over `0..n`, with a key point (label) at each band's centre.
+struct Bands(usize);
+
+impl Ranged for Bands {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let n = self.0.max(1) as f64;
+        limit.0 + ((limit.1 - limit.0) as f64 * (v / n)).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, _hint: H) -> Vec<f64> {
+        (0..self.0).map(|i| i as f64 + 0.5).collect()
+    }
+
+    fn range(&self) -> Range<f64> {
+        0.0..self.0 as f64
+    }
 }
 
 /// The label of the band containing `v`, for categories drawn top to bottom.
@@ -233,11 +260,13 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
             .margin_bottom(6)
             .x_label_area_size(40)
             .y_label_area_size(lw)
-            .build_cartesian_2d(0f64..xmax, (0f64..n as f64).with_key_points(bands(n)))
+            .build_cartesian_2d(0f64..xmax, Bands(n))
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
             .x_desc("operations per second")
             .x_label_formatter(&|v| num(v.round() as u64))
             .y_label_formatter(&|v| band_label(&labels, *v))
@@ -256,10 +285,10 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
                         .draw(&Text::new(
                             format!("n/a on {d}"),
                             (xmax * 0.005, mid),
-                            (FONT, 11).into_font().color(&GREY).pos(Pos::new(
-                                HPos::Left,
-                                VPos::Center,
-                            )),
+                            (FONT, 11)
+                                .into_font()
+                                .color(&GREY)
+                                .pos(Pos::new(HPos::Left, VPos::Center)),
                         ))
                         .map_err(err)?;
                     continue;
@@ -275,6 +304,7 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
                     (r.ops_per_sec + xmax * 0.005, mid),
                     (FONT, 11)
                         .into_font()
+                        .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
                 ))
                 .map_err(err)?;
@@ -328,14 +358,13 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
             .margin_bottom(6)
             .x_label_area_size(40)
             .y_label_area_size(lw)
-            .build_cartesian_2d(
-                (lo..hi).log_scale(),
-                (0f64..n as f64).with_key_points(bands(n)),
-            )
+            .build_cartesian_2d((lo..hi).log_scale(), Bands(n))
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
             .x_desc("latency (log scale)")
             .x_label_formatter(&|v| fmt_us(*v))
             .y_label_formatter(&|v| band_label(&labels, *v))
@@ -354,13 +383,13 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
                     .color(&GREY)
                     .pos(Pos::new(HPos::Left, VPos::Center));
                 if !r.available || r.ops == 0 || r.latency_us.p50 == 0 {
-                    let why = if r.available {
-                        "no operations"
-                    } else {
-                        "n/a"
-                    };
-                    area.draw(&Text::new(format!("{why} on {d}"), (lo * 1.05, y), note_style))
-                        .map_err(err)?;
+                    let why = if r.available { "no operations" } else { "n/a" };
+                    area.draw(&Text::new(
+                        format!("{why} on {d}"),
+                        (lo * 1.05, y),
+                        note_style,
+                    ))
+                    .map_err(err)?;
                     continue;
                 }
                 let c = db_color(j);
@@ -378,17 +407,23 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
                 )
                 .map_err(err)?;
                 area.draw(
-                    &(EmptyElement::at(at(l.p99))
-                        + Rectangle::new([(-4, -4), (4, 4)], c.filled())),
+                    &(EmptyElement::at(at(l.p99)) + Rectangle::new([(-4, -4), (4, 4)], c.filled())),
                 )
                 .map_err(err)?;
-                area.draw(&(EmptyElement::at(at(l.p999)) + Cross::new((0, 0), 4, c.stroke_width(2))))
-                    .map_err(err)?;
+                area.draw(
+                    &(EmptyElement::at(at(l.p999)) + Cross::new((0, 0), 4, c.stroke_width(2))),
+                )
+                .map_err(err)?;
                 area.draw(&Text::new(
-                    format!("p50 {} · p99 {}", fmt_us(l.p50 as f64), fmt_us(l.p99 as f64)),
+                    format!(
+                        "p50 {} · p99 {}",
+                        fmt_us(l.p50 as f64),
+                        fmt_us(l.p99 as f64)
+                    ),
                     (l.p999.max(l.p50) as f64 * 1.15, y),
                     (FONT, 11)
                         .into_font()
+                        .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
                 ))
                 .map_err(err)?;
@@ -436,11 +471,13 @@ pub fn outcomes(data: &PlotData) -> Result<String, String> {
             .margin_bottom(6)
             .x_label_area_size(40)
             .y_label_area_size(lw)
-            .build_cartesian_2d(0f64..100f64, (0f64..n as f64).with_key_points(bands(n)))
+            .build_cartesian_2d(0f64..100f64, Bands(n))
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
             .x_desc("share of operations (%)")
             .x_label_formatter(&|v| format!("{v:.0}%"))
             .y_label_formatter(&|v| band_label(&labels, *v))
@@ -486,7 +523,7 @@ pub fn outcomes(data: &PlotData) -> Result<String, String> {
                         (x + w / 2.0, mid),
                         (FONT, 10)
                             .into_font()
-                            .color(&WHITE)
+                            .color(if dark_text(o) { &BLACK } else { &WHITE })
                             .pos(Pos::new(HPos::Center, VPos::Center)),
                     ))
                     .map_err(err)?;
