@@ -16,7 +16,7 @@ const WIDTH: u32 = 960;
 /// Font family of all plot text.
 const FONT: &str = "sans-serif";
 /// Height of one bar, px.
-const BAR: u32 = 14;
+const BAR: u32 = 16;
 /// Height of the legend strip, px.
 const LEGEND_ROW: u32 = 20;
 
@@ -113,7 +113,7 @@ fn trim(v: f64) -> String {
 
 /// Approximate width of `text` at 12 px, px (SVG text is measured by the browser).
 fn text_width(text: &str) -> u32 {
-    (text.chars().count() as u32) * 7
+    (text.chars().count() as u32) * 8
 }
 
 /// Draws a legend of coloured swatches (or plain text, without a colour) at the top of
@@ -139,7 +139,7 @@ fn legend<DB: DrawingBackend>(
             }
             None => x,
         };
-        area.draw(&Text::new(label.clone(), (tx, y + 2), (FONT, 13)))
+        area.draw(&Text::new(label.clone(), (tx, y + 2), (FONT, 15)))
             .map_err(err)?;
         x += step;
     }
@@ -270,8 +270,8 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
             .x_desc("operations per second")
             .x_label_formatter(&|v| num(v.round() as u64))
             .y_label_formatter(&|v| band_label(&labels, *v))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 15))
             .draw()
             .map_err(err)?;
         for (i, s) in data.strategies.iter().enumerate() {
@@ -285,7 +285,7 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
                         .draw(&Text::new(
                             format!("n/a on {d}"),
                             (xmax * 0.005, mid),
-                            (FONT, 11)
+                            (FONT, 13)
                                 .into_font()
                                 .color(&GREY)
                                 .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -302,7 +302,7 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
                 area.draw(&Text::new(
                     format!("{}", num(r.ops_per_sec.round() as u64)),
                     (r.ops_per_sec + xmax * 0.005, mid),
-                    (FONT, 11)
+                    (FONT, 13)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -368,8 +368,8 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
             .x_desc("latency (log scale)")
             .x_label_formatter(&|v| fmt_us(*v))
             .y_label_formatter(&|v| band_label(&labels, *v))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 15))
             .draw()
             .map_err(err)?;
         let area = chart.plotting_area();
@@ -378,7 +378,7 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
                 let Some(r) = data.get(s, d) else { continue };
                 let (y0, y1) = sub_bar(n, i, j, k);
                 let y = (y0 + y1) / 2.0;
-                let note_style = (FONT, 11)
+                let note_style = (FONT, 13)
                     .into_font()
                     .color(&GREY)
                     .pos(Pos::new(HPos::Left, VPos::Center));
@@ -421,7 +421,7 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
                         fmt_us(l.p99 as f64)
                     ),
                     (l.p999.max(l.p50) as f64 * 1.15, y),
-                    (FONT, 11)
+                    (FONT, 13)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -481,8 +481,8 @@ pub fn outcomes(data: &PlotData) -> Result<String, String> {
             .x_desc("share of operations (%)")
             .x_label_formatter(&|v| format!("{v:.0}%"))
             .y_label_formatter(&|v| band_label(&labels, *v))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 15))
             .draw()
             .map_err(err)?;
         let area = chart.plotting_area();
@@ -496,7 +496,7 @@ pub fn outcomes(data: &PlotData) -> Result<String, String> {
                 area.draw(&Text::new(
                     why,
                     (0.5, mid),
-                    (FONT, 11)
+                    (FONT, 13)
                         .into_font()
                         .color(&GREY)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -517,11 +517,11 @@ pub fn outcomes(data: &PlotData) -> Result<String, String> {
                 ))
                 .map_err(err)?;
                 let text = num(count);
-                if w * px_per_pct > (text.len() * 6 + 6) as f64 {
+                if w * px_per_pct > (text.len() * 7 + 6) as f64 {
                     area.draw(&Text::new(
                         text,
                         (x + w / 2.0, mid),
-                        (FONT, 10)
+                        (FONT, 12)
                             .into_font()
                             .color(if dark_text(o) { &BLACK } else { &WHITE })
                             .pos(Pos::new(HPos::Center, VPos::Center)),
