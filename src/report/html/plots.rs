@@ -342,7 +342,7 @@ pub fn latency(data: &PlotData) -> Result<String, String> {
         .max()
         .unwrap_or(1)
         .max(1) as f64;
-    let (lo, hi) = (lo / 2.0, (hi * 2.0).max(lo * 4.0));
+    let (lo, hi) = (lo / 2.0, (hi * 6.0).max(lo * 8.0));
     let labels: Vec<String> = data.strategies.iter().map(|s| s.to_string()).collect();
     let mut items = db_legend(data);
     items.push(("● p50   ▲ p90   ■ p99   ✕ p99.9".into(), None));
