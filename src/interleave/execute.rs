@@ -298,6 +298,10 @@ impl<'a> PermRun<'a> {
                 ));
                 break;
             }
+            // Whatever the freed session's completion unblocked is reported before going on.
+            if !self.waiting.is_empty() {
+                self.settle(Goal::Settled, long).await?;
+            }
             let sql = self.sql(&step.sql).to_string();
             let query = is_query(&sql);
             let star = ps.blockers.contains(&Blocker::Star);
