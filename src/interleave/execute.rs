@@ -99,7 +99,7 @@ async fn run_target(plan: &InterleavePlan, target: &Target, cancel: &Cancellatio
     let version = version.unwrap_or_default();
     let engine = Engine::from_version(target.dialect, &version);
     base.engine = Some(engine);
-    base.server_version = Some(version.split_whitespace().next().unwrap_or("").trim_end_matches(',').to_string());
+    base.server_version = Some(short_version(&version));
     let database = format!("keyrace_il_{:016x}", RandomState::new().hash_one(Instant::now()));
     let quoted = target.dialect.quote_ident(&database);
     if let Err(e) = admin.batch(&format!("CREATE DATABASE {quoted}")).await {
@@ -513,5 +513,15 @@ fn outcome(r: &Result<super::session::Rows, DbError>, query: bool) -> StepOutcom
         Ok(rows) if rows.columns.is_empty() && rows.rows.is_empty() => StepOutcome::Ok { rows: None, query },
         Ok(rows) => StepOutcome::Ok { rows: Some(rows.clone()), query },
         Err(e) => StepOutcome::Error(StepError::from(e.clone())),
+    }
+}
+
+/// `PostgreSQL 15.20 (Debian ...) on ...` → `PostgreSQL 15.20`; MySQL/MariaDB versions as they are.
+fn short_version(version: &str) -> String {
+    let mut words = version.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("PostgreSQL"), Some(v)) => format!("PostgreSQL {}", v.trim_end_matches(',')),
+        (Some(v), _) => v.to_string(),
+        _ => String::new(),
     }
 }
