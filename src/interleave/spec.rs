@@ -34,6 +34,8 @@ enum Tok {
     RParen,
     Star,
     Comma,
+    /// Any other character (reported by the parser where it is not expected).
+    Other(char),
     Eof,
 }
 
@@ -47,6 +49,7 @@ impl Tok {
             Tok::RParen => "`)`".into(),
             Tok::Star => "`*`".into(),
             Tok::Comma => "`,`".into(),
+            Tok::Other(c) => format!("`{c}`"),
             Tok::Eof => "end of file".into(),
         }
     }
@@ -118,7 +121,8 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, LocErr> {
             }
             _ => {
                 let ch = text[i..].chars().next().unwrap_or('?');
-                return Err((start..start + ch.len_utf8(), format!("unexpected character `{ch}`")));
+                i += ch.len_utf8().max(1);
+                out.push((Tok::Other(ch), start..i));
             }
         }
     }
