@@ -73,7 +73,10 @@ async fn main() -> ExitCode {
             }
         }
         println!("{}", report.render_summary());
-        if let Some(dir) = expected.as_deref().or(update.then_some(std::path::Path::new("scenarios/interleave/expected"))) {
+        if let Some(dir) = expected
+            .as_deref()
+            .or(update.then_some(std::path::Path::new("scenarios/interleave/expected")))
+        {
             match interleave::compare_expected(&report, dir, update) {
                 Ok(true) => {}
                 Ok(false) => differs = true,
@@ -84,5 +87,9 @@ async fn main() -> ExitCode {
             }
         }
     }
-    if differs { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if differs {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn targets(which: &[Dialect]) -> Vec<Target> {
-    Target::defaults().into_iter().filter(|t| which.contains(&t.dialect)).collect()
+    Target::defaults()
+        .into_iter()
+        .filter(|t| which.contains(&t.dialect))
+        .collect()
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -28,11 +31,21 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-async fn run_text(name: &str, text: &str, which: &[Dialect], times: usize) -> Vec<InterleaveReport> {
+async fn run_text(
+    name: &str,
+    text: &str,
+    which: &[Dialect],
+    times: usize,
+) -> Vec<InterleaveReport> {
     let plan = interleave::parse(Path::new(name), text).unwrap_or_else(|d| panic!("{d}"));
     interleave::run_repeated(&plan, &targets(which), CancellationToken::new(), times)
         .await
-        .unwrap_or_else(|e| panic!("cannot run {name} (are both servers up? CI starts them): {}", chain(&e)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {name} (are both servers up? CI starts them): {}",
+                chain(&e)
+            )
+        })
 }
 
 fn events<'a>(r: &'a InterleaveReport, dialect: &str) -> &'a [Event] {
@@ -75,13 +88,24 @@ async fn row_lock_wait_is_detected_then_completed_on_both_engines() {
             matches!(&ev[2], Event::Step { step, waiting: true, detected_by: Some(Detection::Monitor), .. } if step == "s2_update"),
             "{d}: s2_update must be seen waiting by the monitor:\n{text}"
         );
-        assert!(matches!(&ev[3], Event::Step { step, waiting: false, .. } if step == "s1_commit"), "{d}:\n{text}");
+        assert!(
+            matches!(&ev[3], Event::Step { step, waiting: false, .. } if step == "s1_commit"),
+            "{d}:\n{text}"
+        );
         assert!(
             matches!(&ev[4], Event::Completed { step, result: StepOutcome::Ok { .. } } if step == "s2_update"),
             "{d}: s2_update must complete after s1_commit:\n{text}"
         );
-        assert!(text.contains("step s2_update: UPDATE item SET n = n + 10 WHERE id = 1 <waiting ...>\n"), "{text}");
-        assert!(text.contains("id|n\n--+--\n1 |11\n(1 row)\n"), "both updates applied:\n{text}");
+        assert!(
+            text.contains(
+                "step s2_update: UPDATE item SET n = n + 10 WHERE id = 1 <waiting ...>\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("id|n\n--+--\n1 |11\n(1 row)\n"),
+            "both updates applied:\n{text}"
+        );
     }
 }
 
@@ -111,9 +135,18 @@ sql = "SELECT RELEASE_LOCK('keyrace') AS released"
     let reports = run_text("user-lock.toml", toml, &[Dialect::Mysql], 1).await;
     let text = reports[0].render_text("mysql");
     let ev = events(&reports[0], "mysql");
-    assert!(matches!(&ev[1], Event::Step { step, waiting: true, detected_by: Some(Detection::Monitor), .. } if step == "s2_lock"), "{text}");
-    assert!(matches!(&ev[3], Event::Completed { step, .. } if step == "s2_lock"), "{text}");
-    assert!(text.contains("step s2_lock: <... completed>\ngot\n---\n1\n(1 row)\n"), "{text}");
+    assert!(
+        matches!(&ev[1], Event::Step { step, waiting: true, detected_by: Some(Detection::Monitor), .. } if step == "s2_lock"),
+        "{text}"
+    );
+    assert!(
+        matches!(&ev[3], Event::Completed { step, .. } if step == "s2_lock"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step s2_lock: <... completed>\ngot\n---\n1\n(1 row)\n"),
+        "{text}"
+    );
 }
 
 const DEADLOCK_SPEC: &str = r#"
@@ -144,15 +177,32 @@ async fn deadlock_is_decided_by_the_server_and_reported_deterministically() {
         assert_eq!(r.render_text("mysql"), first_my);
     }
     for (d, code) in [("postgres", "40P01"), ("mysql", "1213")] {
-        let errs = reports[0].target(d).expect("ran").permutations[0].step_errors().len();
+        let errs = reports[0].target(d).expect("ran").permutations[0]
+            .step_errors()
+            .len();
         let p = &reports[0].target(d).expect("ran").permutations[0];
-        let dl: Vec<_> = p.step_errors().into_iter().filter(|(_, e)| e.class == Outcome::Deadlock).collect();
-        assert_eq!((dl.len(), errs), (1, 1), "{d}: exactly one deadlock:\n{}", reports[0].render_text(d));
+        let dl: Vec<_> = p
+            .step_errors()
+            .into_iter()
+            .filter(|(_, e)| e.class == Outcome::Deadlock)
+            .collect();
+        assert_eq!(
+            (dl.len(), errs),
+            (1, 1),
+            "{d}: exactly one deadlock:\n{}",
+            reports[0].render_text(d)
+        );
         assert_eq!(dl[0].1.code, code);
     }
     // PostgreSQL: s1x waits first, so its deadlock_timeout fires first and it is the victim.
-    assert!(first_pg.contains("step s1x: <... completed>\nERROR: deadlock 40P01"), "{first_pg}");
-    assert!(first_pg.contains("step s2x: <... completed>\nstep s1c: COMMIT"), "{first_pg}");
+    assert!(
+        first_pg.contains("step s1x: <... completed>\nERROR: deadlock 40P01"),
+        "{first_pg}"
+    );
+    assert!(
+        first_pg.contains("step s2x: <... completed>\nstep s1c: COMMIT"),
+        "{first_pg}"
+    );
 }
 
 #[tokio::test]
@@ -194,13 +244,27 @@ async fn bundled_scenarios_repeat_their_expected_output() {
     assert!(files.len() >= 6);
     for file in files {
         let plan = interleave::load(&file).unwrap_or_else(|d| panic!("{d}"));
-        let reports = interleave::run_repeated(&plan, &Target::defaults(), CancellationToken::new(), 20)
-            .await
-            .unwrap_or_else(|e| panic!("cannot run {} (are both servers up?): {}", file.display(), chain(&e)));
+        let reports =
+            interleave::run_repeated(&plan, &Target::defaults(), CancellationToken::new(), 20)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run {} (are both servers up?): {}",
+                        file.display(),
+                        chain(&e)
+                    )
+                });
         for (i, r) in reports.iter().enumerate() {
-            let diffs = interleave::check_expected(r, &dir.join("expected"), false).expect("expected files readable");
+            let diffs = interleave::check_expected(r, &dir.join("expected"), false)
+                .expect("expected files readable");
             let shown: Vec<&str> = diffs.iter().map(|d| d.diff.as_str()).collect();
-            assert!(diffs.is_empty(), "{} run {}: output differs from expected:\n{}", file.display(), i + 1, shown.join("\n"));
+            assert!(
+                diffs.is_empty(),
+                "{} run {}: output differs from expected:\n{}",
+                file.display(),
+                i + 1,
+                shown.join("\n")
+            );
         }
     }
 }

@@ -26,16 +26,30 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at the byte range `span` of `text`.
-    pub fn at(path: &Path, text: &str, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+    pub fn at(
+        path: &Path,
+        text: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let start = floor_char_boundary(text, span.start.min(text.len()));
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         let line = text[..start].matches('\n').count() + 1;
         let column = text[line_start..start].chars().count() + 1;
-        let source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+        let source_line = text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
         let end = floor_char_boundary(text, span.end.clamp(start, line_end));
         let width = text[start..end].chars().count().max(1);
-        Diagnostic { path: path.to_path_buf(), line, column, message: message.into(), source_line, width }
+        Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            source_line,
+            width,
+        }
     }
 
     /// A diagnostic without a location (the whole file is at fault, or it cannot be read).
@@ -63,7 +77,14 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             return write!(f, "{}: error: {}", self.path.display(), self.message);
         }
-        writeln!(f, "{}:{}:{}: error: {}", self.path.display(), self.line, self.column, self.message)?;
+        writeln!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
         writeln!(f, "{pad} |")?;
@@ -89,6 +110,9 @@ mod tests {
         let text = "a = 1\nbb = oops\n";
         let d = Diagnostic::at(Path::new("f.toml"), text, 11..15, "bad value");
         assert_eq!((d.line, d.column, d.width), (2, 6, 4));
-        assert_eq!(d.to_string(), "f.toml:2:6: error: bad value\n  |\n2 | bb = oops\n  |      ^^^^");
+        assert_eq!(
+            d.to_string(),
+            "f.toml:2:6: error: bad value\n  |\n2 | bb = oops\n  |      ^^^^"
+        );
     }
 }

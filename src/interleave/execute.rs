@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Error;
 use super::monitor::{Engine, Monitor};
-use super::output::{Detection, Event, InterleaveReport, PermutationReport, StepError, StepOutcome, TargetReport, is_query};
+use super::output::{
+    Detection, Event, InterleaveReport, PermutationReport, StepError, StepOutcome, TargetReport,
+    is_query,
+};
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, SessionTask, closed};
 use crate::db::{Conn, DbError, Dialect, database_url, redact_url};
@@ -30,11 +33,21 @@ impl Target {
     /// The default targets: `KEYRACE_POSTGRES_URL` and `KEYRACE_MYSQL_URL`, falling back to
     /// `postgres://postgres@127.0.0.1:5432/test` and `mysql://root@127.0.0.1:3306/test`.
     pub fn defaults() -> Vec<Target> {
-        let pg = std::env::var("KEYRACE_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let my = std::env::var("KEYRACE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+        let pg = std::env::var("KEYRACE_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let my = std::env::var("KEYRACE_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
         vec![
-            Target { dialect: Dialect::Postgres, label: "postgres".into(), url: pg },
-            Target { dialect: Dialect::Mysql, label: "mysql".into(), url: my },
+            Target {
+                dialect: Dialect::Postgres,
+                label: "postgres".into(),
+                url: pg,
+            },
+            Target {
+                dialect: Dialect::Mysql,
+                label: "mysql".into(),
+                url: my,
+            },
         ]
     }
 }
@@ -45,7 +58,11 @@ impl Target {
 /// run fails. SQL errors are results, not failures; `Err` means the harness could not run
 /// (a server unreachable, a database not created). Cancelling `cancel` stops after the
 /// current permutation and returns what ran.
-pub async fn run(plan: &InterleavePlan, targets: &[Target], cancel: CancellationToken) -> Result<InterleaveReport, Error> {
+pub async fn run(
+    plan: &InterleavePlan,
+    targets: &[Target],
+    cancel: CancellationToken,
+) -> Result<InterleaveReport, Error> {
     let mut reports = run_repeated(plan, targets, cancel, 1).await?;
     reports.pop().ok_or(Error::NothingRun)
 }
@@ -73,7 +90,12 @@ pub async fn run_repeated(
         .collect())
 }
 
-async fn run_target(plan: &InterleavePlan, target: &Target, cancel: &CancellationToken, times: usize) -> Result<Vec<TargetReport>, Error> {
+async fn run_target(
+    plan: &InterleavePlan,
+    target: &Target,
+    cancel: &CancellationToken,
+    times: usize,
+) -> Result<Vec<TargetReport>, Error> {
     let mut base = TargetReport {
         label: target.label.clone(),
         dialect: target.dialect,
@@ -88,19 +110,31 @@ async fn run_target(plan: &InterleavePlan, target: &Target, cancel: &Cancellatio
     let db_err = |what: &str| {
         let label = target.label.clone();
         let what = what.to_string();
-        move |source: DbError| Error::Db { label, what, source }
+        move |source: DbError| Error::Db {
+            label,
+            what,
+            source,
+        }
     };
-    let mut admin = Conn::connect(target.dialect, &target.url).await.map_err(|source| Error::Connect {
-        label: target.label.clone(),
-        url: redact_url(&target.url),
-        source,
-    })?;
-    let version = admin.scalar_text("SELECT VERSION()").await.map_err(db_err("reading the server version"))?;
+    let mut admin = Conn::connect(target.dialect, &target.url)
+        .await
+        .map_err(|source| Error::Connect {
+            label: target.label.clone(),
+            url: redact_url(&target.url),
+            source,
+        })?;
+    let version = admin
+        .scalar_text("SELECT VERSION()")
+        .await
+        .map_err(db_err("reading the server version"))?;
     let version = version.unwrap_or_default();
     let engine = Engine::from_version(target.dialect, &version);
     base.engine = Some(engine);
     base.server_version = Some(short_version(&version));
-    let database = format!("keyrace_il_{:016x}", RandomState::new().hash_one(Instant::now()));
+    let database = format!(
+        "keyrace_il_{:016x}",
+        RandomState::new().hash_one(Instant::now())
+    );
     let quoted = target.dialect.quote_ident(&database);
     if let Err(e) = admin.batch(&format!("CREATE DATABASE {quoted}")).await {
         admin.close().await;
@@ -128,11 +162,13 @@ async fn run_in_database(
     times: usize,
     base: &TargetReport,
 ) -> Result<Vec<TargetReport>, Error> {
-    let mut monitor = Monitor::open(target.dialect, url, engine).await.map_err(|source| Error::Db {
-        label: target.label.clone(),
-        what: "opening the monitor connection".into(),
-        source,
-    })?;
+    let mut monitor = Monitor::open(target.dialect, url, engine)
+        .await
+        .map_err(|source| Error::Db {
+            label: target.label.clone(),
+            what: "opening the monitor connection".into(),
+            source,
+        })?;
     let mut out = Vec::new();
     let mut result = Ok(());
     'reps: for _ in 0..times {
@@ -191,7 +227,12 @@ struct PermRun<'a> {
 }
 
 impl<'a> PermRun<'a> {
-    fn new(plan: &'a InterleavePlan, target: &'a Target, monitor: &'a mut Monitor, cancel: &'a CancellationToken) -> Self {
+    fn new(
+        plan: &'a InterleavePlan,
+        target: &'a Target,
+        monitor: &'a mut Monitor,
+        cancel: &'a CancellationToken,
+    ) -> Self {
         PermRun {
             plan,
             target,
@@ -218,7 +259,11 @@ impl<'a> PermRun<'a> {
     fn harness(&self, what: &str) -> impl FnOnce(DbError) -> Error {
         let label = self.target.label.clone();
         let what = what.to_string();
-        move |source| Error::Db { label, what, source }
+        move |source| Error::Db {
+            label,
+            what,
+            source,
+        }
     }
 
     /// Grace period: a "blocked" verdict counts only from a query started this long after
@@ -234,11 +279,16 @@ impl<'a> PermRun<'a> {
     async fn run(&mut self, url: &str, perm: &Permutation) -> Result<PermutationReport, Error> {
         let label = self.plan.permutation_label(perm);
         let mut failure = None;
-        let mut setup_conn = Conn::connect(self.dialect(), url).await.map_err(self.harness("connecting for setup"))?;
+        let mut setup_conn = Conn::connect(self.dialect(), url)
+            .await
+            .map_err(self.harness("connecting for setup"))?;
         let mut setup_ok = true;
         for s in &self.plan.setup {
             if let Err(e) = setup_conn.batch(self.sql(s)).await {
-                self.events.push(Event::SetupError { what: "setup".into(), error: e.into() });
+                self.events.push(Event::SetupError {
+                    what: "setup".into(),
+                    error: e.into(),
+                });
                 setup_ok = false;
                 break;
             }
@@ -250,7 +300,10 @@ impl<'a> PermRun<'a> {
                     .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
                 for s in &sess.setup {
                     if let Err(e) = task.run(self.sql(s)).await {
-                        self.events.push(Event::SetupError { what: format!("session {} setup", sess.name), error: e.into() });
+                        self.events.push(Event::SetupError {
+                            what: format!("session {} setup", sess.name),
+                            error: e.into(),
+                        });
                     }
                 }
                 self.sessions.push(task);
@@ -264,18 +317,28 @@ impl<'a> PermRun<'a> {
         for (task, sess) in sessions.into_iter().zip(&self.plan.sessions) {
             for s in &sess.teardown {
                 if let Err(e) = task.run(self.sql(s)).await {
-                    self.events.push(Event::SetupError { what: format!("session {} teardown", sess.name), error: e.into() });
+                    self.events.push(Event::SetupError {
+                        what: format!("session {} teardown", sess.name),
+                        error: e.into(),
+                    });
                 }
             }
             task.close().await;
         }
         for s in &self.plan.teardown {
             if let Err(e) = setup_conn.batch(self.sql(s)).await {
-                self.events.push(Event::SetupError { what: "teardown".into(), error: e.into() });
+                self.events.push(Event::SetupError {
+                    what: "teardown".into(),
+                    error: e.into(),
+                });
             }
         }
         setup_conn.close().await;
-        Ok(PermutationReport { label, events: std::mem::take(&mut self.events), failure })
+        Ok(PermutationReport {
+            label,
+            events: std::mem::take(&mut self.events),
+            failure,
+        })
     }
 
     /// Launches the permutation's steps; returns a failure description if it could not finish.
@@ -288,8 +351,14 @@ impl<'a> PermRun<'a> {
                 break;
             }
             let step = &self.plan.steps[ps.step];
-            if self.waiting.iter().any(|w| w.session == step.session) && !self.settle(Goal::SessionFree(step.session), long).await? {
-                let blocked = self.waiting.iter().find(|w| w.session == step.session).map(|w| self.plan.steps[w.step].name.clone());
+            if self.waiting.iter().any(|w| w.session == step.session)
+                && !self.settle(Goal::SessionFree(step.session), long).await?
+            {
+                let blocked = self
+                    .waiting
+                    .iter()
+                    .find(|w| w.session == step.session)
+                    .map(|w| self.plan.steps[w.step].name.clone());
                 failure = Some(format!(
                     "step {} needs session {}, whose step {} is still waiting",
                     step.name,
@@ -316,7 +385,15 @@ impl<'a> PermRun<'a> {
             let mut rx = self.sessions[step.session].launch(&sql).await;
             let launched = Instant::now();
             self.last_event = launched;
-            let mut waiting = Waiting { step: ps.step, session: step.session, rx, done: None, star, blockers, since: launched };
+            let mut waiting = Waiting {
+                step: ps.step,
+                session: step.session,
+                rx,
+                done: None,
+                star,
+                blockers,
+                since: launched,
+            };
             let detection = if star {
                 Some(Detection::Marker)
             } else {
@@ -331,12 +408,24 @@ impl<'a> PermRun<'a> {
                 (Some(c), None, false) => {
                     self.last_event = c.finished;
                     let result = outcome(&c.result, query);
-                    self.events.push(Event::Step { step: step.name.clone(), sql, waiting: false, detected_by: None, result: Some(result) });
+                    self.events.push(Event::Step {
+                        step: step.name.clone(),
+                        sql,
+                        waiting: false,
+                        detected_by: None,
+                        result: Some(result),
+                    });
                     self.completed.insert(ps.step);
                 }
                 _ => {
                     let detected_by = detection.or(Some(Detection::Marker));
-                    self.events.push(Event::Step { step: step.name.clone(), sql, waiting: true, detected_by, result: None });
+                    self.events.push(Event::Step {
+                        step: step.name.clone(),
+                        sql,
+                        waiting: true,
+                        detected_by,
+                        result: None,
+                    });
                     self.waiting.push(waiting);
                 }
             }
@@ -345,8 +434,15 @@ impl<'a> PermRun<'a> {
             }
         }
         if !self.waiting.is_empty() && !self.settle(Goal::AllDone, long).await? {
-            let names: Vec<String> = self.waiting.iter().map(|w| self.plan.steps[w.step].name.clone()).collect();
-            failure = failure.or(Some(format!("still waiting at the end of the permutation: {}; cancelled", names.join(", "))));
+            let names: Vec<String> = self
+                .waiting
+                .iter()
+                .map(|w| self.plan.steps[w.step].name.clone())
+                .collect();
+            failure = failure.or(Some(format!(
+                "still waiting at the end of the permutation: {}; cancelled",
+                names.join(", ")
+            )));
         }
         if !self.waiting.is_empty() {
             self.cancel_waiting().await?;
@@ -361,7 +457,14 @@ impl<'a> PermRun<'a> {
         mut rx: oneshot::Receiver<Completion>,
         session: usize,
         launched: Instant,
-    ) -> Result<(oneshot::Receiver<Completion>, Option<Completion>, Option<Detection>), Error> {
+    ) -> Result<
+        (
+            oneshot::Receiver<Completion>,
+            Option<Completion>,
+            Option<Detection>,
+        ),
+        Error,
+    > {
         let id = self.sessions[session].id;
         loop {
             tokio::select! {
@@ -371,7 +474,11 @@ impl<'a> PermRun<'a> {
                 }
                 _ = tokio::time::sleep(Duration::from_millis(5)) => {}
             }
-            let verdict = self.monitor.blocked(&[id]).await.map_err(self.harness("polling for blocked sessions"))?;
+            let verdict = self
+                .monitor
+                .blocked(&[id])
+                .await
+                .map_err(self.harness("polling for blocked sessions"))?;
             if let Some(c) = try_take(&mut rx) {
                 return Ok((rx, Some(c), None));
             }
@@ -416,7 +523,10 @@ impl<'a> PermRun<'a> {
                 let Some(c) = w.done else { continue };
                 let step = &self.plan.steps[w.step];
                 let query = is_query(self.sql(&step.sql));
-                self.events.push(Event::Completed { step: step.name.clone(), result: outcome(&c.result, query) });
+                self.events.push(Event::Completed {
+                    step: step.name.clone(),
+                    result: outcome(&c.result, query),
+                });
                 self.completed.insert(w.step);
                 self.last_event = self.last_event.max(c.finished);
                 any = true;
@@ -447,14 +557,22 @@ impl<'a> PermRun<'a> {
                 .waiting
                 .iter()
                 .enumerate()
-                .filter(|(_, w)| w.done.is_none() && !w.star && w.blockers.iter().all(|b| self.completed.contains(b)))
+                .filter(|(_, w)| {
+                    w.done.is_none()
+                        && !w.star
+                        && w.blockers.iter().all(|b| self.completed.contains(b))
+                })
                 .map(|(i, w)| (i, self.sessions[w.session].id))
                 .collect();
             let settled = if candidates.is_empty() {
                 true
             } else {
                 let ids: Vec<u64> = candidates.iter().map(|c| c.1).collect();
-                let verdict = self.monitor.blocked(&ids).await.map_err(self.harness("polling for blocked sessions"))?;
+                let verdict = self
+                    .monitor
+                    .blocked(&ids)
+                    .await
+                    .map_err(self.harness("polling for blocked sessions"))?;
                 let before = self.waiting.iter().filter(|w| w.done.is_some()).count();
                 self.harvest();
                 if self.waiting.iter().filter(|w| w.done.is_some()).count() != before {
@@ -462,7 +580,8 @@ impl<'a> PermRun<'a> {
                 }
                 let fresh = verdict.started >= self.last_event + self.grace();
                 candidates.iter().all(|&(i, id)| {
-                    (fresh && verdict.blocked.contains(&id)) || self.waiting[i].since.elapsed() >= self.wait_timeout
+                    (fresh && verdict.blocked.contains(&id))
+                        || self.waiting[i].since.elapsed() >= self.wait_timeout
                 })
             };
             if goal == Goal::Settled && settled {
@@ -480,7 +599,10 @@ impl<'a> PermRun<'a> {
         for i in 0..self.waiting.len() {
             if self.waiting[i].done.is_none() {
                 let id = self.sessions[self.waiting[i].session].id;
-                self.monitor.cancel(id).await.map_err(self.harness("cancelling a waiting step"))?;
+                self.monitor
+                    .cancel(id)
+                    .await
+                    .map_err(self.harness("cancelling a waiting step"))?;
             }
         }
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -494,7 +616,10 @@ impl<'a> PermRun<'a> {
             };
             let step = &self.plan.steps[w.step];
             let query = is_query(self.sql(&step.sql));
-            self.events.push(Event::Completed { step: step.name.clone(), result: outcome(&result, query) });
+            self.events.push(Event::Completed {
+                step: step.name.clone(),
+                result: outcome(&result, query),
+            });
         }
         Ok(())
     }
@@ -504,14 +629,22 @@ fn try_take(rx: &mut oneshot::Receiver<Completion>) -> Option<Completion> {
     match rx.try_recv() {
         Ok(c) => Some(c),
         Err(oneshot::error::TryRecvError::Empty) => None,
-        Err(oneshot::error::TryRecvError::Closed) => Some(Completion { result: Err(closed()), finished: Instant::now() }),
+        Err(oneshot::error::TryRecvError::Closed) => Some(Completion {
+            result: Err(closed()),
+            finished: Instant::now(),
+        }),
     }
 }
 
 fn outcome(r: &Result<super::session::Rows, DbError>, query: bool) -> StepOutcome {
     match r {
-        Ok(rows) if rows.columns.is_empty() && rows.rows.is_empty() => StepOutcome::Ok { rows: None, query },
-        Ok(rows) => StepOutcome::Ok { rows: Some(rows.clone()), query },
+        Ok(rows) if rows.columns.is_empty() && rows.rows.is_empty() => {
+            StepOutcome::Ok { rows: None, query }
+        }
+        Ok(rows) => StepOutcome::Ok {
+            rows: Some(rows.clone()),
+            query,
+        },
         Err(e) => StepOutcome::Error(StepError::from(e.clone())),
     }
 }

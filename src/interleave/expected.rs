@@ -24,21 +24,42 @@ pub fn expected_path(dir: &Path, scenario: &str, dialect: &str) -> PathBuf {
 /// `expected` is a directory holding `<scenario>.<dialect>.out` files, or one file when a
 /// single target ran. A missing file is a difference unless `update` is set. Returns the
 /// differences (empty when all matched or were written).
-pub fn check_expected(report: &InterleaveReport, expected: &Path, update: bool) -> Result<Vec<ExpectedDiff>, Error> {
-    let ran: Vec<_> = report.targets.iter().filter(|t| t.skipped.is_none()).collect();
+pub fn check_expected(
+    report: &InterleaveReport,
+    expected: &Path,
+    update: bool,
+) -> Result<Vec<ExpectedDiff>, Error> {
+    let ran: Vec<_> = report
+        .targets
+        .iter()
+        .filter(|t| t.skipped.is_none())
+        .collect();
     let as_file = expected.extension().is_some_and(|e| e == "out") || expected.is_file();
     if as_file && ran.len() != 1 {
-        return Err(Error::ExpectedFileNeedsOneTarget { path: expected.to_path_buf(), targets: ran.len() });
+        return Err(Error::ExpectedFileNeedsOneTarget {
+            path: expected.to_path_buf(),
+            targets: ran.len(),
+        });
     }
     let mut diffs = Vec::new();
     for t in ran {
-        let path = if as_file { expected.to_path_buf() } else { expected_path(expected, &report.scenario, t.dialect.name()) };
+        let path = if as_file {
+            expected.to_path_buf()
+        } else {
+            expected_path(expected, &report.scenario, t.dialect.name())
+        };
         let actual = t.render_text();
         if update {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.to_path_buf(), source })?;
+                std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
             }
-            std::fs::write(&path, &actual).map_err(|source| Error::Io { path: path.clone(), source })?;
+            std::fs::write(&path, &actual).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
             continue;
         }
         let want = match std::fs::read_to_string(&path) {
@@ -47,7 +68,12 @@ pub fn check_expected(report: &InterleaveReport, expected: &Path, update: bool) 
             Err(source) => return Err(Error::Io { path, source }),
         };
         if want != actual {
-            let diff = unified_diff(&want, &actual, &path.display().to_string(), &format!("actual ({})", t.label));
+            let diff = unified_diff(
+                &want,
+                &actual,
+                &path.display().to_string(),
+                &format!("actual ({})", t.label),
+            );
             diffs.push(ExpectedDiff { path, diff });
         }
     }
@@ -56,7 +82,11 @@ pub fn check_expected(report: &InterleaveReport, expected: &Path, update: bool) 
 
 /// Compares (or writes) expected output and prints any unified diff to stderr; true when
 /// everything matched (or was written).
-pub fn compare_expected(report: &InterleaveReport, expected: &Path, update: bool) -> Result<bool, Error> {
+pub fn compare_expected(
+    report: &InterleaveReport,
+    expected: &Path,
+    update: bool,
+) -> Result<bool, Error> {
     let diffs = check_expected(report, expected, update)?;
     for d in &diffs {
         eprintln!("{}", d.diff);
@@ -72,7 +102,11 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     // Edit script: (tag, old index, new index).
@@ -106,7 +140,11 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
         let new_start = hunk.first().map_or(0, |o| o.2);
         let old_len = hunk.iter().filter(|o| o.0 != '+').count();
         let new_len = hunk.iter().filter(|o| o.0 != '-').count();
-        out.push_str(&format!("@@ -{},{old_len} +{},{new_len} @@\n", old_start + 1, new_start + 1));
+        out.push_str(&format!(
+            "@@ -{},{old_len} +{},{new_len} @@\n",
+            old_start + 1,
+            new_start + 1
+        ));
         for &(tag, oi, nj) in hunk {
             let line = if tag == '+' { b[nj] } else { a[oi] };
             out.push_str(&format!("{tag}{line}\n"));

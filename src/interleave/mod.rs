@@ -30,8 +30,12 @@ pub use diag::Diagnostic;
 pub use execute::{Target, run, run_repeated};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
 pub use monitor::Engine;
-pub use output::{Detection, Event, InterleaveReport, PermutationReport, StepError, StepOutcome, TargetReport};
-pub use plan::{Blocker, InterleavePlan, Permutation, PermutationStep, Session, SourceFormat, SqlText, Step};
+pub use output::{
+    Detection, Event, InterleaveReport, PermutationReport, StepError, StepOutcome, TargetReport,
+};
+pub use plan::{
+    Blocker, InterleavePlan, Permutation, PermutationStep, Session, SourceFormat, SqlText, Step,
+};
 pub use session::Rows;
 pub use spec::parse_spec;
 pub use toml::parse_toml;
@@ -73,7 +77,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// One expected file was given for several targets.
-    #[error("expected file {path} can only be compared with one target, but {targets} ran: give a directory")]
+    #[error(
+        "expected file {path} can only be compared with one target, but {targets} ran: give a directory"
+    )]
     ExpectedFileNeedsOneTarget {
         /// The file given.
         path: PathBuf,
@@ -95,11 +101,16 @@ pub fn is_interleaving_file(path: &Path, text: &str) -> bool {
 ///
 /// Errors: a [`Diagnostic`] naming file, line and column, with the offending line.
 pub fn load(path: &Path) -> Result<InterleavePlan, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::whole_file(path, format!("cannot read file: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::whole_file(path, format!("cannot read file: {e}")))?;
     parse(path, &text)
 }
 
 /// Parses interleaving text as if read from `path` (the extension picks the format).
 pub fn parse(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic> {
-    if path.extension().is_some_and(|e| e == "spec") { parse_spec(path, text) } else { parse_toml(path, text) }
+    if path.extension().is_some_and(|e| e == "spec") {
+        parse_spec(path, text)
+    } else {
+        parse_toml(path, text)
+    }
 }

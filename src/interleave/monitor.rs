@@ -58,7 +58,11 @@ pub(crate) struct Monitor {
 impl Monitor {
     /// Opens the monitor connection on `url`.
     pub async fn open(dialect: Dialect, url: &str, engine: Engine) -> Result<Monitor, DbError> {
-        Ok(Monitor { conn: Conn::connect(dialect, url).await?, engine, last: None })
+        Ok(Monitor {
+            conn: Conn::connect(dialect, url).await?,
+            engine,
+            last: None,
+        })
     }
 
     /// How long until the next query may run (0 when it may run now).
@@ -79,9 +83,16 @@ impl Monitor {
         let started = Instant::now();
         self.last = Some(started);
         if ids.is_empty() {
-            return Ok(Verdict { blocked: HashSet::new(), started });
+            return Ok(Verdict {
+                blocked: HashSet::new(),
+                started,
+            });
         }
-        let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = match self.engine {
             Engine::Postgres => format!(
                 "SELECT pid::text FROM unnest(ARRAY[{list}]::int[]) AS pid \

@@ -76,7 +76,11 @@ pub struct StepError {
 
 impl From<DbError> for StepError {
     fn from(e: DbError) -> StepError {
-        StepError { class: e.class, code: e.code, message: e.message }
+        StepError {
+            class: e.class,
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 
@@ -136,9 +140,15 @@ impl PermutationReport {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::Step { step, result: Some(StepOutcome::Error(err)), .. } | Event::Completed { step, result: StepOutcome::Error(err) } => {
-                    Some((step.as_str(), err))
+                Event::Step {
+                    step,
+                    result: Some(StepOutcome::Error(err)),
+                    ..
                 }
+                | Event::Completed {
+                    step,
+                    result: StepOutcome::Error(err),
+                } => Some((step.as_str(), err)),
                 _ => None,
             })
             .collect()
@@ -155,7 +165,11 @@ impl PermutationReport {
             .events
             .iter()
             .filter_map(|e| match e {
-                Event::Step { step, waiting: true, .. } => Some(step.as_str()),
+                Event::Step {
+                    step,
+                    waiting: true,
+                    ..
+                } => Some(step.as_str()),
                 _ => None,
             })
             .collect();
@@ -174,7 +188,12 @@ impl PermutationReport {
 }
 
 fn render_error(out: &mut String, e: &StepError) {
-    out.push_str(&format!("ERROR: {} {}: {}\n", e.class.name(), e.code, e.message));
+    out.push_str(&format!(
+        "ERROR: {} {}: {}\n",
+        e.class.name(),
+        e.code,
+        e.message
+    ));
 }
 
 fn render_rows(out: &mut String, rows: &Rows) {
@@ -187,26 +206,47 @@ fn render_rows(out: &mut String, rows: &Rows) {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         padded.join("|").trim_end().to_string()
     };
     out.push_str(&line(rows.columns.clone()));
     out.push('\n');
-    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("+"));
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("+"),
+    );
     out.push('\n');
     for r in &rows.rows {
         out.push_str(&line(r.iter().map(cell).collect()));
         out.push('\n');
     }
     let count = rows.rows.len();
-    out.push_str(&format!("({count} row{})\n", if count == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "({count} row{})\n",
+        if count == 1 { "" } else { "s" }
+    ));
 }
 
 fn render_outcome(out: &mut String, r: &StepOutcome) {
     match r {
-        StepOutcome::Ok { rows: Some(rows), .. } => render_rows(out, rows),
-        StepOutcome::Ok { rows: None, query: true } => out.push_str("(0 rows)\n"),
-        StepOutcome::Ok { rows: None, query: false } => {}
+        StepOutcome::Ok {
+            rows: Some(rows), ..
+        } => render_rows(out, rows),
+        StepOutcome::Ok {
+            rows: None,
+            query: true,
+        } => out.push_str("(0 rows)\n"),
+        StepOutcome::Ok {
+            rows: None,
+            query: false,
+        } => {}
         StepOutcome::Error(e) => render_error(out, e),
     }
 }
@@ -226,7 +266,13 @@ impl TargetReport {
             out.push_str(&format!("starting permutation: {}\n", p.label));
             for e in &p.events {
                 match e {
-                    Event::Step { step, sql, waiting, result, .. } => {
+                    Event::Step {
+                        step,
+                        sql,
+                        waiting,
+                        result,
+                        ..
+                    } => {
                         out.push_str(&format!("step {step}: {sql}"));
                         out.push_str(if *waiting { " <waiting ...>\n" } else { "\n" });
                         if let Some(r) = result {
@@ -263,13 +309,18 @@ impl InterleaveReport {
     /// Isolation-tester style output for the target whose label or dialect name is `which`
     /// (empty when there is none).
     pub fn render_text(&self, which: &str) -> String {
-        self.target(which).map(TargetReport::render_text).unwrap_or_default()
+        self.target(which)
+            .map(TargetReport::render_text)
+            .unwrap_or_default()
     }
 
     /// A table: one row per permutation, one column per target with its outcome.
     pub fn render_summary(&self) -> String {
         let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(160);
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(160);
         let mut header = vec![format!("{}: permutation", self.scenario)];
         header.extend(self.targets.iter().map(|t| match &t.server_version {
             Some(v) => format!("{} ({v})", t.label),
@@ -308,7 +359,9 @@ pub(crate) fn is_query(sql: &str) -> bool {
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
-        matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "SHOW" | "TABLE" | "EXPLAIN")
-            || stmt.to_ascii_uppercase().contains("RETURNING")
+        matches!(
+            first.as_str(),
+            "SELECT" | "WITH" | "VALUES" | "SHOW" | "TABLE" | "EXPLAIN"
+        ) || stmt.to_ascii_uppercase().contains("RETURNING")
     })
 }

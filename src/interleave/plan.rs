@@ -23,7 +23,10 @@ pub struct SqlText {
 impl SqlText {
     /// SQL shared by every dialect.
     pub fn shared(sql: impl Into<String>) -> SqlText {
-        SqlText { any: Some(sql.into()), ..SqlText::default() }
+        SqlText {
+            any: Some(sql.into()),
+            ..SqlText::default()
+        }
     }
 
     /// The SQL to run on `dialect`, if there is any.
@@ -164,7 +167,9 @@ impl InterleavePlan {
             return Some(format!("scenario runs on {} only", names.join(", ")));
         }
         let missing = |what: &str, sql: &SqlText| {
-            sql.for_dialect(dialect).is_none().then(|| format!("{what} has no SQL for {dialect}"))
+            sql.for_dialect(dialect)
+                .is_none()
+                .then(|| format!("{what} has no SQL for {dialect}"))
         };
         for s in self.setup.iter().chain(&self.teardown) {
             if let Some(m) = missing("setup/teardown", s) {
@@ -178,7 +183,9 @@ impl InterleavePlan {
                 }
             }
         }
-        self.steps.iter().find_map(|st| missing(&format!("step {}", st.name), &st.sql))
+        self.steps
+            .iter()
+            .find_map(|st| missing(&format!("step {}", st.name), &st.sql))
     }
 }
 
@@ -192,12 +199,22 @@ pub fn all_interleavings(sessions: &[Session], limit: usize) -> Option<Vec<Permu
         out: &mut Vec<Permutation>,
         limit: usize,
     ) -> bool {
-        if sessions.iter().zip(next.iter()).all(|(s, n)| *n == s.steps.len()) {
+        if sessions
+            .iter()
+            .zip(next.iter())
+            .all(|(s, n)| *n == s.steps.len())
+        {
             if out.len() == limit {
                 return false;
             }
             out.push(Permutation {
-                steps: current.iter().map(|&step| PermutationStep { step, blockers: vec![] }).collect(),
+                steps: current
+                    .iter()
+                    .map(|&step| PermutationStep {
+                        step,
+                        blockers: vec![],
+                    })
+                    .collect(),
             });
             return true;
         }
@@ -225,7 +242,12 @@ mod tests {
     use super::*;
 
     fn session(steps: Vec<usize>) -> Session {
-        Session { name: "s".into(), setup: vec![], teardown: vec![], steps }
+        Session {
+            name: "s".into(),
+            setup: vec![],
+            teardown: vec![],
+            steps,
+        }
     }
 
     #[test]
@@ -233,7 +255,10 @@ mod tests {
         let s = [session(vec![0, 1]), session(vec![2, 3])];
         let all = all_interleavings(&s, 100).expect("within limit");
         assert_eq!(all.len(), 6);
-        let orders: Vec<Vec<usize>> = all.iter().map(|p| p.steps.iter().map(|x| x.step).collect()).collect();
+        let orders: Vec<Vec<usize>> = all
+            .iter()
+            .map(|p| p.steps.iter().map(|x| x.step).collect())
+            .collect();
         assert_eq!(orders[0], vec![0, 1, 2, 3]);
         assert_eq!(orders[5], vec![2, 3, 0, 1]);
         assert!(all_interleavings(&s, 5).is_none());

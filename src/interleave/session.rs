@@ -24,7 +24,10 @@ pub(crate) struct Completion {
 }
 
 enum Cmd {
-    Run { sql: String, reply: oneshot::Sender<Completion> },
+    Run {
+        sql: String,
+        reply: oneshot::Sender<Completion>,
+    },
 }
 
 /// A session's connection, moved into its own task.
@@ -61,14 +64,24 @@ impl SessionTask {
             while let Some(cmd) = rx.recv().await {
                 match cmd {
                     Cmd::Run { sql, reply } => {
-                        let result = conn.rows_text(&sql).await.map(|(columns, rows)| Rows { columns, rows });
-                        let _ = reply.send(Completion { result, finished: Instant::now() });
+                        let result = conn
+                            .rows_text(&sql)
+                            .await
+                            .map(|(columns, rows)| Rows { columns, rows });
+                        let _ = reply.send(Completion {
+                            result,
+                            finished: Instant::now(),
+                        });
                     }
                 }
             }
             conn.close().await;
         });
-        Ok(SessionTask { tx: Some(tx), join: Some(join), id })
+        Ok(SessionTask {
+            tx: Some(tx),
+            join: Some(join),
+            id,
+        })
     }
 
     /// Starts running `sql`; the receiver yields its completion.
@@ -76,7 +89,12 @@ impl SessionTask {
         let (reply, rx) = oneshot::channel();
         if let Some(tx) = &self.tx {
             // If the task is gone the receiver reports a closed channel, handled by the caller.
-            let _ = tx.send(Cmd::Run { sql: sql.to_string(), reply }).await;
+            let _ = tx
+                .send(Cmd::Run {
+                    sql: sql.to_string(),
+                    reply,
+                })
+                .await;
         }
         rx
     }

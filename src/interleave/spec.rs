@@ -14,8 +14,8 @@ use std::path::Path;
 
 use super::diag::Diagnostic;
 use super::plan::{
-    Blocker, InterleavePlan, MAX_GENERATED_PERMUTATIONS, Permutation, PermutationStep, Session, SourceFormat,
-    SqlText, Step, all_interleavings,
+    Blocker, InterleavePlan, MAX_GENERATED_PERMUTATIONS, Permutation, PermutationStep, Session,
+    SourceFormat, SqlText, Step, all_interleavings,
 };
 use crate::db::Dialect;
 
@@ -74,7 +74,10 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, LocErr> {
             }
             b'{' => {
                 let Some(close) = text[i + 1..].find('}') else {
-                    return Err((start..start + 1, "unterminated SQL block: missing `}`".into()));
+                    return Err((
+                        start..start + 1,
+                        "unterminated SQL block: missing `}`".into(),
+                    ));
                 };
                 let body = &text[i + 1..i + 1 + close];
                 i = i + 1 + close + 1;
@@ -85,7 +88,12 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, LocErr> {
                 i += 1;
                 loop {
                     match text[i..].find('"') {
-                        None => return Err((start..start + 1, "unterminated quoted name: missing `\"`".into())),
+                        None => {
+                            return Err((
+                                start..start + 1,
+                                "unterminated quoted name: missing `\"`".into(),
+                            ));
+                        }
                         Some(q) => {
                             name.push_str(&text[i..i + q]);
                             i += q + 1;
@@ -191,7 +199,10 @@ impl Parser {
                 self.bump();
                 Ok(s)
             }
-            t => self.err(format!("expected `{{ SQL }}` after {after}, found {}", t.describe())),
+            t => self.err(format!(
+                "expected `{{ SQL }}` after {after}, found {}",
+                t.describe()
+            )),
         }
     }
     /// `name` or `name(marker, ...)`.
@@ -203,8 +214,15 @@ impl Parser {
             loop {
                 match self.peek().clone() {
                     Tok::Star => blockers.push(RawBlocker::Star(self.bump().1)),
-                    Tok::Ident(_) | Tok::Quoted(_) => blockers.push(RawBlocker::Step(self.name("blocker step")?)),
-                    t => return self.err(format!("expected `*` or a step name in blocker markers, found {}", t.describe())),
+                    Tok::Ident(_) | Tok::Quoted(_) => {
+                        blockers.push(RawBlocker::Step(self.name("blocker step")?))
+                    }
+                    t => {
+                        return self.err(format!(
+                            "expected `*` or a step name in blocker markers, found {}",
+                            t.describe()
+                        ));
+                    }
                 }
                 match self.peek() {
                     Tok::Comma => {
@@ -214,7 +232,12 @@ impl Parser {
                         self.bump();
                         break;
                     }
-                    t => return self.err(format!("expected `,` or `)` after a blocker marker, found {}", t.describe())),
+                    t => {
+                        return self.err(format!(
+                            "expected `,` or `)` after a blocker marker, found {}",
+                            t.describe()
+                        ));
+                    }
                 }
             }
         }
@@ -224,11 +247,17 @@ impl Parser {
 
 /// Parses one permutation entry such as `s2a(s1b)` or `"s1 a"(*)` (used by the TOML format).
 pub(crate) fn parse_permutation_entry(text: &str) -> Result<RawPermStep, LocErr> {
-    let mut p = Parser { toks: lex(text)?, pos: 0 };
+    let mut p = Parser {
+        toks: lex(text)?,
+        pos: 0,
+    };
     let entry = p.perm_step()?;
     match p.peek() {
         Tok::Eof => Ok(entry),
-        t => p.err(format!("unexpected {} after the permutation entry", t.describe())),
+        t => p.err(format!(
+            "unexpected {} after the permutation entry",
+            t.describe()
+        )),
     }
 }
 
@@ -242,7 +271,10 @@ struct RawSession {
 /// Parses `.spec` text into a checked plan; errors are located in `path`/`text`.
 pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic> {
     let located = |(span, msg): LocErr| Diagnostic::at(path, text, span, msg);
-    let mut p = Parser { toks: lex(text).map_err(located)?, pos: 0 };
+    let mut p = Parser {
+        toks: lex(text).map_err(located)?,
+        pos: 0,
+    };
     let mut setup = Vec::new();
     let mut teardown = Vec::new();
     let mut sessions: Vec<RawSession> = Vec::new();
@@ -259,7 +291,12 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         while p.is_kw("session") {
             p.bump();
             let name = p.name("session")?;
-            let mut s = RawSession { name, setup: None, teardown: None, steps: vec![] };
+            let mut s = RawSession {
+                name,
+                setup: None,
+                teardown: None,
+                steps: vec![],
+            };
             if p.is_kw("setup") {
                 p.bump();
                 s.setup = Some(p.sql("session setup")?);
@@ -271,7 +308,11 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
                 s.steps.push((step_name, sql));
             }
             if s.steps.is_empty() {
-                return p.err(format!("session {} has no steps: expected `step`, found {}", s.name.name, p.peek().describe()));
+                return p.err(format!(
+                    "session {} has no steps: expected `step`, found {}",
+                    s.name.name,
+                    p.peek().describe()
+                ));
             }
             if p.is_kw("teardown") {
                 p.bump();
@@ -281,16 +322,23 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         }
         if sessions.is_empty() {
             let found = p.peek().describe();
-            return p.err(format!("expected `setup`, `teardown` or `session`, found {found}"));
+            return p.err(format!(
+                "expected `setup`, `teardown` or `session`, found {found}"
+            ));
         }
         while p.is_kw("permutation") {
             let kw = p.bump().1;
             let mut entries = Vec::new();
-            while matches!(p.peek(), Tok::Ident(s) if !is_keyword(s)) || matches!(p.peek(), Tok::Quoted(_)) {
+            while matches!(p.peek(), Tok::Ident(s) if !is_keyword(s))
+                || matches!(p.peek(), Tok::Quoted(_))
+            {
                 entries.push(p.perm_step()?);
             }
             if entries.is_empty() {
-                return p.err(format!("permutation lists no steps: found {}", p.peek().describe()));
+                return p.err(format!(
+                    "permutation lists no steps: found {}",
+                    p.peek().describe()
+                ));
             }
             perms.push((entries, kw));
         }
@@ -309,16 +357,29 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
     let mut session_names: HashMap<String, Range<usize>> = HashMap::new();
     let mut step_names: HashMap<String, usize> = HashMap::new();
     for (si, s) in sessions.into_iter().enumerate() {
-        if session_names.insert(s.name.name.clone(), s.name.span.clone()).is_some() {
-            return Err(located((s.name.span, format!("duplicate session name `{}`", s.name.name))));
+        if session_names
+            .insert(s.name.name.clone(), s.name.span.clone())
+            .is_some()
+        {
+            return Err(located((
+                s.name.span,
+                format!("duplicate session name `{}`", s.name.name),
+            )));
         }
         let mut idx = Vec::new();
         for (n, sql) in s.steps {
             if step_names.insert(n.name.clone(), steps.len()).is_some() {
-                return Err(located((n.span, format!("duplicate step name `{}`", n.name))));
+                return Err(located((
+                    n.span,
+                    format!("duplicate step name `{}`", n.name),
+                )));
             }
             idx.push(steps.len());
-            steps.push(Step { name: n.name, session: si, sql: SqlText::shared(sql) });
+            steps.push(Step {
+                name: n.name,
+                session: si,
+                sql: SqlText::shared(sql),
+            });
         }
         plan_sessions.push(Session {
             name: s.name.name,
@@ -342,7 +403,10 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         }
         out
     };
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into());
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "spec".into());
     Ok(InterleavePlan {
         name,
         description: None,
@@ -365,13 +429,19 @@ fn is_keyword(s: &str) -> bool {
 }
 
 /// Resolves step and blocker names of one permutation to step indices.
-pub(crate) fn resolve_permutation(entries: &[RawPermStep], steps: &HashMap<String, usize>) -> Result<Permutation, LocErr> {
+pub(crate) fn resolve_permutation(
+    entries: &[RawPermStep],
+    steps: &HashMap<String, usize>,
+) -> Result<Permutation, LocErr> {
     let lookup = |n: &Named, what: &str| {
         steps.get(&n.name).copied().ok_or_else(|| {
             let mut known: Vec<&String> = steps.keys().collect();
             known.sort();
             let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-            (n.span.clone(), format!("unknown {what} `{}` (steps: {})", n.name, known.join(", ")))
+            (
+                n.span.clone(),
+                format!("unknown {what} `{}` (steps: {})", n.name, known.join(", ")),
+            )
         })
     };
     let mut out = Vec::new();
@@ -384,7 +454,10 @@ pub(crate) fn resolve_permutation(entries: &[RawPermStep], steps: &HashMap<Strin
                 RawBlocker::Step(n) => {
                     let i = lookup(n, "blocker step")?;
                     if i == step {
-                        return Err((n.span.clone(), format!("step `{}` cannot block itself", n.name)));
+                        return Err((
+                            n.span.clone(),
+                            format!("step `{}` cannot block itself", n.name),
+                        ));
                     }
                     Blocker::Step(i)
                 }
