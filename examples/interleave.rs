@@ -72,7 +72,9 @@ async fn main() -> ExitCode {
                 println!();
             }
         }
-        println!("{}", report.render_summary());
+        if !json {
+            println!("{}", report.render_summary());
+        }
         if let Some(dir) = expected
             .as_deref()
             .or(update.then_some(std::path::Path::new("scenarios/interleave/expected")))
