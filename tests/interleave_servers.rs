@@ -6,13 +6,12 @@
 //! and two monitors polling it at once would see stale snapshots.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use keyrace::db::{Dialect, Outcome};
 use keyrace::interleave::{self, Detection, Event, InterleaveReport, StepOutcome, Target};
 use tokio_util::sync::CancellationToken;
 
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn targets(which: &[Dialect]) -> Vec<Target> {
     Target::defaults()
@@ -79,7 +78,7 @@ sql = "SELECT id, n FROM item"
 
 #[tokio::test]
 async fn row_lock_wait_is_detected_then_completed_on_both_engines() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let reports = run_text("row-lock.toml", ROW_LOCK, &Dialect::ALL, 1).await;
     for d in ["postgres", "mysql"] {
         let ev = events(&reports[0], d);
@@ -111,7 +110,7 @@ async fn row_lock_wait_is_detected_then_completed_on_both_engines() {
 
 #[tokio::test]
 async fn user_lock_wait_is_detected_on_mariadb() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let toml = r#"
 dialects = ["mysql"]
 permutations = [["s1_lock", "s2_lock", "s1_release", "s2_release"]]
@@ -168,7 +167,7 @@ permutation s1b s2b s1a s2a s1x s2x s1c s2c
 
 #[tokio::test]
 async fn deadlock_is_decided_by_the_server_and_reported_deterministically() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let reports = run_text("deadlock.spec", DEADLOCK_SPEC, &Dialect::ALL, 5).await;
     let first_pg = reports[0].render_text("postgres");
     let first_my = reports[0].render_text("mysql");
@@ -207,7 +206,7 @@ async fn deadlock_is_decided_by_the_server_and_reported_deterministically() {
 
 #[tokio::test]
 async fn markers_hold_a_finished_step_until_its_blocker_completes() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let spec = r#"
 session s1
 step s1a { SELECT 1 AS one; }
@@ -233,7 +232,7 @@ step s2b: <... completed>\nfour\n----\n4\n(1 row)\n";
 /// per engine, reused).
 #[tokio::test]
 async fn bundled_scenarios_repeat_their_expected_output() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/interleave");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("scenarios/interleave")
