@@ -11,17 +11,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::db::{Conn, Dialect, info, redact_url};
+use crate::interleave;
 use crate::plan::Plan;
-use crate::report::{self, Report, ScenarioReport, ServerInfo};
+use crate::report::{self, InterleaveResult, Report, ScenarioReport, ServerInfo};
 use crate::runner::{self, Target};
 use crate::scenario::{self, Diagnostic};
 
 /// Errors that stop `keyrace run` before or outside any scenario (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// One or more scenario files are invalid.
-    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n\n"))]
-    Scenario(Vec<Diagnostic>),
+    /// One or more scenario files are invalid (each message names file, line and column).
+    #[error("{}", .0.join("\n\n"))]
+    Scenario(Vec<String>),
     /// A server could not be reached or started.
     #[error("{0}")]
     Server(String),
@@ -158,12 +159,24 @@ pub fn disambiguate(servers: &mut [Server]) {
     }
 }
 
+/// Every scenario under `paths`: stress scenarios and deterministic interleavings.
+#[derive(Debug, Clone, Default)]
+pub struct Scenarios {
+    /// Stress scenarios (workers, strategies, expectations).
+    pub plans: Vec<Plan>,
+    /// Interleaving scenarios (sessions, steps, permutations; TOML or isolation `.spec`).
+    pub interleavings: Vec<interleave::InterleavePlan>,
+}
+
 /// Loads every scenario under `paths`; all diagnostics are collected before failing.
-pub fn load_plans(paths: &[PathBuf]) -> Result<Vec<Plan>, AppError> {
-    let files = scenario::discover(paths).map_err(|d| AppError::Scenario(vec![d]))?;
+///
+/// Errors: [`AppError::Scenario`] with every bad file's located message;
+/// [`AppError::Usage`] when there is no scenario file at all.
+pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
+    let files = scenario::discover(paths).map_err(|d| AppError::Scenario(vec![d.to_string()]))?;
     if files.is_empty() {
         return Err(AppError::Usage(format!(
-            "no scenario files (*.toml) under {}",
+            "no scenario files (*.toml, *.spec) under {}",
             paths
                 .iter()
                 .map(|p| p.display().to_string())
@@ -171,16 +184,30 @@ pub fn load_plans(paths: &[PathBuf]) -> Result<Vec<Plan>, AppError> {
                 .join(", ")
         )));
     }
-    let mut plans = Vec::new();
+    let mut out = Scenarios::default();
     let mut errors = Vec::new();
     for f in files {
-        match scenario::load(&f) {
-            Ok(p) => plans.push(p),
-            Err(d) => errors.push(d),
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(Diagnostic::file(&f, format!("cannot read the file: {e}")).to_string());
+                continue;
+            }
+        };
+        if interleave::is_interleaving_file(&f, &text) {
+            match interleave::parse(&f, &text) {
+                Ok(p) => out.interleavings.push(p),
+                Err(d) => errors.push(d.to_string()),
+            }
+        } else {
+            match scenario::parse(&f, &text) {
+                Ok(p) => out.plans.push(p),
+                Err(d) => errors.push(d.to_string()),
+            }
         }
     }
     if errors.is_empty() {
-        Ok(plans)
+        Ok(out)
     } else {
         Err(AppError::Scenario(errors))
     }
@@ -275,6 +302,7 @@ pub async fn run_plans(
         interrupted: false,
         servers: servers.iter().map(|s| s.info.clone()).collect(),
         scenarios: Vec::new(),
+        interleavings: Vec::new(),
     };
     let mut db_counter = 0u32;
     'plans: for plan in plans {
@@ -393,11 +421,22 @@ pub fn write_results(
 /// Resolves the servers for the dialects the plans need: a URL, or the default local service.
 ///
 /// Errors: [`AppError::Server`] when one cannot be reached.
-pub async fn resolve_servers(plans: &[Plan], args: &RunArgs) -> Result<Vec<Server>, AppError> {
+pub async fn resolve_servers(
+    scenarios: &Scenarios,
+    args: &RunArgs,
+) -> Result<Vec<Server>, AppError> {
     let wanted = dialects(args)?;
     let mut servers = Vec::new();
     for dialect in wanted {
-        if !plans.iter().any(|p| p.schema.contains_key(&dialect)) {
+        let needed = scenarios
+            .plans
+            .iter()
+            .any(|p| p.schema.contains_key(&dialect))
+            || scenarios
+                .interleavings
+                .iter()
+                .any(|p| p.dialects.contains(&dialect));
+        if !needed {
             continue;
         }
         let specs = match dialect {
@@ -428,20 +467,89 @@ pub async fn resolve_servers(plans: &[Plan], args: &RunArgs) -> Result<Vec<Serve
 /// Errors: [`AppError`] for bad scenario files, unreachable servers and unwritable results;
 /// failing expectations are not errors (see [`Report::all_held`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
-    let plans = load_plans(&args.paths)?;
-    let servers = resolve_servers(&plans, args).await?;
+    let scenarios = load_all(&args.paths)?;
+    let servers = resolve_servers(&scenarios, args).await?;
     if servers.is_empty() {
         return Err(AppError::Usage(
             "no server to run on: the scenarios support none of the selected dialects".into(),
         ));
     }
     let command = args.paths.iter().map(|p| p.display().to_string()).collect();
-    let report = run_plans(&plans, &servers, args, command, cancel).await;
+    let mut report = run_plans(&scenarios.plans, &servers, args, command, cancel).await;
+    for plan in &scenarios.interleavings {
+        if cancel.is_cancelled() {
+            report.interrupted = true;
+            break;
+        }
+        report
+            .interleavings
+            .push(run_interleaving(plan, &servers, args, cancel).await?);
+    }
     let (json_path, html_path) = write_results(&report, args)?;
     Ok(RunOutcome {
         report,
         json_path,
         html_path,
+    })
+}
+
+/// Runs one interleaving scenario on every server of its dialects and compares its output
+/// with the expected files: `--expected`, else the `expected/` directory beside the scenario
+/// when there is one (`--update-expected` writes them instead).
+///
+/// Errors: [`AppError::Server`] for a harness failure (a server unreachable mid-run),
+/// [`AppError::Write`] when expected files cannot be written.
+pub async fn run_interleaving(
+    plan: &interleave::InterleavePlan,
+    servers: &[Server],
+    args: &RunArgs,
+    cancel: &CancellationToken,
+) -> Result<InterleaveResult, AppError> {
+    let targets: Vec<interleave::Target> = servers
+        .iter()
+        .map(|s| interleave::Target {
+            dialect: s.target.dialect,
+            label: s.target.label.clone(),
+            url: s.target.url.clone(),
+        })
+        .collect();
+    let r = interleave::run(plan, &targets, cancel.clone())
+        .await
+        .map_err(|e| AppError::Server(format!("{}: {e}", plan.source.display())))?;
+    let expected_dir = args.expected.clone().or_else(|| {
+        let dir = plan.source.parent().map(|p| p.join("expected"))?;
+        (dir.is_dir() || args.update_expected).then_some(dir)
+    });
+    let (matched, diffs) = match &expected_dir {
+        Some(dir) => {
+            let diffs = interleave::check_expected(&r, dir, args.update_expected).map_err(|e| {
+                AppError::Write {
+                    path: dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
+            (
+                Some(diffs.is_empty()),
+                diffs.into_iter().map(|d| d.diff).collect(),
+            )
+        }
+        None => (None, Vec::new()),
+    };
+    let outputs = r
+        .targets
+        .iter()
+        .filter(|t| t.skipped.is_none())
+        .map(|t| (t.label.clone(), t.render_text()))
+        .collect();
+    Ok(InterleaveResult {
+        scenario: r.scenario.clone(),
+        file: plan.source.display().to_string(),
+        teaches: r.teaches.clone().unwrap_or_default(),
+        outputs,
+        summary: r.render_summary(),
+        matched_expected: matched,
+        diffs,
+        report: serde_json::to_value(&r).unwrap_or_default(),
     })
 }
 
@@ -457,7 +565,7 @@ pub async fn run_scenario(
     postgres_url: Option<&str>,
     mysql_url: Option<&str>,
 ) -> Result<Report, AppError> {
-    let plan = scenario::load(path).map_err(|d| AppError::Scenario(vec![d]))?;
+    let plan = scenario::load(path).map_err(|d| AppError::Scenario(vec![d.to_string()]))?;
     let mut servers = Vec::new();
     for (dialect, url) in [
         (Dialect::Postgres, postgres_url),

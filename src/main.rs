@@ -26,13 +26,20 @@ fn main() -> ExitCode {
         .try_init();
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Check(args) => match app::load_plans(&args.paths) {
-            Ok(plans) => {
-                for p in plans {
+        Command::Check(args) => match app::load_all(&args.paths) {
+            Ok(found) => {
+                for p in found.plans {
                     println!(
                         "ok: {} ({} strategies)",
                         p.source.display(),
                         p.strategies.len()
+                    );
+                }
+                for p in found.interleavings {
+                    println!(
+                        "ok: {} ({} sessions, interleaving)",
+                        p.source.display(),
+                        p.sessions.len()
                     );
                 }
                 ExitCode::SUCCESS

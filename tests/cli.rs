@@ -178,3 +178,58 @@ fn bundled_scenarios_check_clean() {
     let out = keyrace(&["check", concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn interleavings_run_from_keyrace_run_and_a_changed_expected_file_exits_1() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("scenarios/interleave/check-then-insert.toml"),
+        dir.path().join("c.toml"),
+    )
+    .unwrap();
+    let file = dir.path().join("c.toml").display().to_string();
+    let out_dir = dir.path().join("out").display().to_string();
+    let u = urls();
+    let mut args = vec![
+        "run",
+        &file,
+        "--out",
+        &out_dir,
+        "--quiet",
+        "--no-html",
+        "--update-expected",
+    ];
+    args.extend(u.iter().map(String::as_str));
+    let out = keyrace(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("<waiting ...>") && stdout.contains("<... completed>"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unique_violation 23505") && stdout.contains("unique_violation 1062"),
+        "{stdout}"
+    );
+    // The written expected files now match; tamper with one and the run must fail with a diff.
+    let expected = dir.path().join("expected");
+    let pg = std::fs::read_dir(&expected)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".postgres."))
+        .unwrap();
+    let original = std::fs::read_to_string(&pg).unwrap();
+    std::fs::write(&pg, original.replace("23505", "99999")).unwrap();
+    let args: Vec<&str> = args
+        .into_iter()
+        .filter(|a| *a != "--update-expected")
+        .collect();
+    let out = keyrace(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("differs") && stdout.contains("-ERROR: unique_violation 99999"),
+        "{stdout}"
+    );
+}

@@ -323,8 +323,8 @@ impl InterleaveReport {
             .set_width(160);
         let mut header = vec![format!("{}: permutation", self.scenario)];
         header.extend(self.targets.iter().map(|t| match &t.server_version {
-            Some(v) => format!("{} ({v})", t.label),
-            None => t.label.clone(),
+            Some(v) if !t.label.contains(v.as_str()) => format!("{} ({v})", t.label),
+            _ => t.label.clone(),
         }));
         table.set_header(header);
         let labels: Vec<String> = self

@@ -48,6 +48,9 @@ pub fn render(report: &Report) -> String {
     for (i, s) in report.scenarios.iter().enumerate() {
         scenario(&mut out, report, i, s);
     }
+    for i in &report.interleavings {
+        interleaving(&mut out, i);
+    }
     out.push_str(&format!(
         "<footer>keyrace {} · results format {} · run {} · rendered from the run's JSON; \
          this page loads nothing from the network.</footer>\n",
@@ -57,6 +60,37 @@ pub fn render(report: &Report) -> String {
     ));
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// An interleaving scenario: verdict, summary table and per-server step output, as text.
+fn interleaving(out: &mut String, i: &super::InterleaveResult) {
+    out.push_str(&format!(
+        "<section>\n<h2>{} <small>(interleaving)</small></h2>\n",
+        escape(&i.scenario)
+    ));
+    out.push_str(&format!("<p><code>{}</code></p>\n", escape(&i.file)));
+    if !i.teaches.is_empty() {
+        out.push_str(&format!("<p><b>teaches</b> {}</p>\n", escape(&i.teaches)));
+    }
+    match i.matched_expected {
+        Some(true) => out.push_str("<p class=\"held\">✓ same output as the expected files</p>\n"),
+        Some(false) => {
+            out.push_str("<p class=\"failed\">✗ output differs from the expected files</p>\n")
+        }
+        None => {}
+    }
+    out.push_str(&format!("<pre>{}</pre>\n", escape(&i.summary)));
+    for d in &i.diffs {
+        out.push_str(&format!("<pre class=\"failed\">{}</pre>\n", escape(d)));
+    }
+    for (label, text) in &i.outputs {
+        out.push_str(&format!(
+            "<details><summary>{}</summary><pre>{}</pre></details>\n",
+            escape(label),
+            escape(text)
+        ));
+    }
+    out.push_str("</section>\n");
 }
 
 fn header(out: &mut String, report: &Report) {

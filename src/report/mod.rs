@@ -39,6 +39,32 @@ pub struct Report {
     pub servers: Vec<ServerInfo>,
     /// One entry per scenario file.
     pub scenarios: Vec<ScenarioReport>,
+    /// One entry per interleaving scenario (sessions and permutations).
+    #[serde(default)]
+    pub interleavings: Vec<InterleaveResult>,
+}
+
+/// An interleaving scenario's run: isolation-tester style output per server, the summary
+/// table, and whether it matched the expected files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InterleaveResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// The file.
+    pub file: String,
+    /// What it teaches.
+    pub teaches: String,
+    /// Server label → the per-permutation output.
+    pub outputs: BTreeMap<String, String>,
+    /// Permutation → outcome per server, side by side.
+    pub summary: String,
+    /// `Some(true)` when the output matched the expected files, `Some(false)` when it
+    /// differed, `None` when there were none to compare with.
+    pub matched_expected: Option<bool>,
+    /// Unified diffs of the differences.
+    pub diffs: Vec<String>,
+    /// The full structured report (steps, waits, errors with codes).
+    pub report: serde_json::Value,
 }
 
 /// A server keyrace ran on.
@@ -235,6 +261,10 @@ impl Report {
             .iter()
             .flat_map(|s| &s.results)
             .all(StrategyResult::held)
+            && self
+                .interleavings
+                .iter()
+                .all(|i| i.matched_expected != Some(false))
     }
 
     /// True when a scenario stopped on a harness error.

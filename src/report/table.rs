@@ -194,6 +194,36 @@ pub fn render_scenario(s: &ScenarioReport) -> String {
     out
 }
 
+/// Renders an interleaving scenario: each server's per-permutation output, the side-by-side
+/// summary, and the expected-output verdict with any diff.
+pub fn render_interleaving(i: &super::InterleaveResult) -> String {
+    let mut out = format!("\n{} ({})\n", i.scenario, i.file);
+    if !i.teaches.is_empty() {
+        out.push_str(&format!("  teaches: {}\n", i.teaches));
+    }
+    for (label, text) in &i.outputs {
+        out.push_str(&format!("\n--- {label}\n{text}"));
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out.push_str(&i.summary);
+    out.push('\n');
+    match i.matched_expected {
+        Some(true) => out.push_str("  expected output: ✓ same as the expected files\n"),
+        Some(false) => {
+            out.push_str("  expected output: ✗ differs\n");
+            for d in &i.diffs {
+                out.push_str(d);
+                out.push('\n');
+            }
+        }
+        None => {}
+    }
+    out
+}
+
 /// Renders the whole report: servers, then one table per scenario, then the verdict line.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -211,19 +241,34 @@ pub fn render(report: &Report) -> String {
     for s in &report.scenarios {
         out.push_str(&render_scenario(s));
     }
+    for i in &report.interleavings {
+        out.push_str(&render_interleaving(i));
+    }
+    let interleave_failed = report
+        .interleavings
+        .iter()
+        .filter(|i| i.matched_expected == Some(false))
+        .count();
+    let interleave_total = report
+        .interleavings
+        .iter()
+        .filter(|i| i.matched_expected.is_some())
+        .count();
     let failed: usize = report
         .scenarios
         .iter()
         .flat_map(|s| &s.results)
         .flat_map(|r| &r.expectations)
         .filter(|v| !v.held)
-        .count();
+        .count()
+        + interleave_failed;
     let total: usize = report
         .scenarios
         .iter()
         .flat_map(|s| &s.results)
         .map(|r| r.expectations.len())
-        .sum();
+        .sum::<usize>()
+        + interleave_total;
     out.push_str(&format!(
         "\nexpectations: {} held, {failed} failed",
         total - failed
