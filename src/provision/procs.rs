@@ -74,6 +74,36 @@ pub fn processes_referencing(dir: &Path) -> Vec<i32> {
     pids
 }
 
+/// Live (non-zombie) members of process group `pgid`, from field 5 of `/proc/<pid>/stat`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
 /// Sends `sig` to `pid`; errors (no such process) are ignored.
 pub fn signal(pid: i32, sig: libc::c_int) {
     if pid > 0 {
