@@ -1,1 +1,126 @@
-fn main(){}
+//! The keyrace binary: parse the command line, build the runtime, call the library, and map
+//! the result to an exit code (0 held, 1 expectation failed, 2 usage/harness error, 130 interrupted).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use keyrace::cli::{Cli, Command, ShowFormat};
+use keyrace::report::{self, Report};
+use keyrace::{app, strategy};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Server notices (e.g. "there is no transaction in progress") only with -vv.
+    let filter = match cli.verbose {
+        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error",
+        1 => "info,sqlx::postgres::notice=error,sqlx::query=error",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check(args) => match app::load_plans(&args.paths) {
+            Ok(plans) => {
+                for p in plans {
+                    println!(
+                        "ok: {} ({} strategies)",
+                        p.source.display(),
+                        p.strategies.len()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Show(args) => match Report::read_json(&args.file) {
+            Ok(r) => {
+                match args.format {
+                    ShowFormat::Table => print!("{}", report::table::render(&r)),
+                    ShowFormat::Json => {
+                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
+                    }
+                    ShowFormat::Html => print!("{}", report::html::render(&r)),
+                }
+                if r.all_held() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Strategies => {
+            for b in strategy::BUILTINS {
+                println!("{:32} {}", b.name, b.summary);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run(args: keyrace::cli::RunArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("\ninterrupted: finishing the current step, dropping the run's databases, writing partial results (Ctrl-C again to abort)");
+                    cancel.cancel();
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        }
+        match app::run(&args, &cancel).await {
+            Ok(out) => {
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&out.report).unwrap_or_default());
+                } else {
+                    print!("{}", report::table::render(&out.report));
+                }
+                eprintln!("results: {}", out.json_path.display());
+                if let Some(h) = &out.html_path {
+                    eprintln!("html: {}", h.display());
+                }
+                if out.report.interrupted {
+                    ExitCode::from(130)
+                } else if out.report.has_errors() {
+                    ExitCode::from(2)
+                } else if out.report.all_held() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}

@@ -1,6 +1,8 @@
 //! One dedicated connection per session, and statement execution with bound parameters.
 
-use sqlx::{Column, Connection, Executor, Row, SqlStr, mysql::MySqlConnection, postgres::PgConnection};
+use sqlx::{
+    Column, Connection, Executor, Row, SqlStr, mysql::MySqlConnection, postgres::PgConnection,
+};
 
 use super::{DbError, Dialect, classify};
 
@@ -18,7 +20,7 @@ pub enum Conn {
 }
 
 /// A value bound to a statement parameter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Param<'a> {
     /// A 64-bit integer (`BIGINT`).
     Int(i64),
@@ -101,7 +103,11 @@ impl Conn {
 
     /// Runs a statement that may return rows and reports whether it did, with the first
     /// column of the first row when it is an integer or boolean.
-    pub async fn fetch(&mut self, sql: &SqlStr, params: &[Param<'_>]) -> Result<StepResult, DbError> {
+    pub async fn fetch(
+        &mut self,
+        sql: &SqlStr,
+        params: &[Param<'_>],
+    ) -> Result<StepResult, DbError> {
         let dialect = self.dialect();
         let r = match self {
             Conn::Pg(c) => {
@@ -112,7 +118,9 @@ impl Conn {
                         Param::Text(v) => q.bind(v.to_string()),
                     };
                 }
-                q.fetch_optional(&mut *c).await.map(|row| row.map(|r| first_value(&r)))
+                q.fetch_optional(&mut *c)
+                    .await
+                    .map(|row| row.map(|r| first_value(&r)))
             }
             Conn::My(c) => {
                 let mut q = sqlx::query::<sqlx::MySql>(sql.clone());
@@ -122,13 +130,18 @@ impl Conn {
                         Param::Text(v) => q.bind(v.to_string()),
                     };
                 }
-                q.fetch_optional(&mut *c).await.map(|row| row.map(|r| first_value(&r)))
+                q.fetch_optional(&mut *c)
+                    .await
+                    .map(|row| row.map(|r| first_value(&r)))
             }
         };
         match r {
-            Ok(Some((first_int, first_bool))) => {
-                Ok(StepResult { rows_affected: 1, returned_row: true, first_int, first_bool })
-            }
+            Ok(Some((first_int, first_bool))) => Ok(StepResult {
+                rows_affected: 1,
+                returned_row: true,
+                first_int,
+                first_bool,
+            }),
             Ok(None) => Ok(StepResult::default()),
             Err(e) => Err(classify(dialect, &e)),
         }
@@ -140,20 +153,35 @@ impl Conn {
         let dialect = self.dialect();
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         let r = match self {
-            Conn::Pg(c) => c.fetch_optional(sqlx::raw_sql(sql)).await.map(|o| o.and_then(|r| text_value(&r))),
-            Conn::My(c) => c.fetch_optional(sqlx::raw_sql(sql)).await.map(|o| o.and_then(|r| text_value(&r))),
+            Conn::Pg(c) => c
+                .fetch_optional(sqlx::raw_sql(sql))
+                .await
+                .map(|o| o.and_then(|r| text_value(&r))),
+            Conn::My(c) => c
+                .fetch_optional(sqlx::raw_sql(sql))
+                .await
+                .map(|o| o.and_then(|r| text_value(&r))),
         };
         r.map_err(|e| classify(dialect, &e))
     }
 
     /// Returns every row of a query as text cells (NULL as `None`); for verification and
     /// interleaving output, not the hot path.
-    pub async fn rows_text(&mut self, sql: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), DbError> {
+    pub async fn rows_text(
+        &mut self,
+        sql: &str,
+    ) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), DbError> {
         let dialect = self.dialect();
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         let r = match self {
-            Conn::Pg(c) => c.fetch_all(sqlx::raw_sql(sql)).await.map(|rows| text_rows(&rows)),
-            Conn::My(c) => c.fetch_all(sqlx::raw_sql(sql)).await.map(|rows| text_rows(&rows)),
+            Conn::Pg(c) => c
+                .fetch_all(sqlx::raw_sql(sql))
+                .await
+                .map(|rows| text_rows(&rows)),
+            Conn::My(c) => c
+                .fetch_all(sqlx::raw_sql(sql))
+                .await
+                .map(|rows| text_rows(&rows)),
         };
         r.map_err(|e| classify(dialect, &e))
     }

@@ -1,6 +1,7 @@
 //! Database dialects, dedicated connections, error classification and URL handling.
 
 mod conn;
+pub mod info;
 mod outcome;
 mod url;
 

@@ -72,7 +72,10 @@ impl Outcome {
 
     /// True for the error classes (everything but inserted, existed, updated).
     pub fn is_error(self) -> bool {
-        !matches!(self, Outcome::Inserted | Outcome::Existed | Outcome::Updated)
+        !matches!(
+            self,
+            Outcome::Inserted | Outcome::Existed | Outcome::Updated
+        )
     }
 
     /// Dense index into `[_; 9]` arrays, in [`Outcome::ALL`] order.
@@ -112,10 +115,17 @@ pub fn classify(dialect: Dialect, err: &sqlx::Error) -> DbError {
                 }
                 Dialect::Mysql => match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
                     Some(my) => (classify_mysql_number(my.number()), my.number().to_string()),
-                    None => (Outcome::Other, db.code().map(|c| c.into_owned()).unwrap_or_default()),
+                    None => (
+                        Outcome::Other,
+                        db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                    ),
                 },
             };
-            DbError { class, code, message: db.message().to_string() }
+            DbError {
+                class,
+                code,
+                message: db.message().to_string(),
+            }
         }
         E::Io(e) => conn_error("io", e.to_string()),
         E::Tls(e) => conn_error("tls", e.to_string()),
@@ -123,12 +133,20 @@ pub fn classify(dialect: Dialect, err: &sqlx::Error) -> DbError {
         E::PoolTimedOut => conn_error("pool_timed_out", err.to_string()),
         E::PoolClosed => conn_error("pool_closed", err.to_string()),
         E::WorkerCrashed => conn_error("worker_crashed", err.to_string()),
-        other => DbError { class: Outcome::Other, code: "client".into(), message: other.to_string() },
+        other => DbError {
+            class: Outcome::Other,
+            code: "client".into(),
+            message: other.to_string(),
+        },
     }
 }
 
 fn conn_error(code: &str, message: String) -> DbError {
-    DbError { class: Outcome::ConnectionError, code: code.into(), message }
+    DbError {
+        class: Outcome::ConnectionError,
+        code: code.into(),
+        message,
+    }
 }
 
 /// Maps a PostgreSQL SQLSTATE to its outcome class.
@@ -138,7 +156,9 @@ pub fn classify_sqlstate(code: &str) -> Outcome {
         "40P01" => Outcome::Deadlock,
         "40001" => Outcome::SerializationFailure,
         "55P03" | "57014" => Outcome::LockTimeout,
-        c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => Outcome::ConnectionError,
+        c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => {
+            Outcome::ConnectionError
+        }
         _ => Outcome::Other,
     }
 }

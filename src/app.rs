@@ -1,0 +1,486 @@
+//! `keyrace run`: load every scenario, resolve the servers, run each strategy on each
+//! server with a progress bar, verify, evaluate expectations, and write the report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::db::{Conn, Dialect, info, redact_url};
+use crate::plan::Plan;
+use crate::report::{self, Report, ScenarioReport, ServerInfo};
+use crate::runner::{self, Target};
+use crate::scenario::{self, Diagnostic};
+
+/// Errors that stop `keyrace run` before or outside any scenario (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// One or more scenario files are invalid.
+    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n\n"))]
+    Scenario(Vec<Diagnostic>),
+    /// A server could not be reached or started.
+    #[error("{0}")]
+    Server(String),
+    /// A usage error (bad flag value).
+    #[error("{0}")]
+    Usage(String),
+    /// Writing results failed.
+    #[error("cannot write results to {path}: {source}")]
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A finished `keyrace run`.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The report.
+    pub report: Report,
+    /// Where the JSON went.
+    pub json_path: PathBuf,
+    /// Where the HTML page went, unless disabled.
+    pub html_path: Option<PathBuf>,
+}
+
+/// A server resolved for this run.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// What the runner needs.
+    pub target: Target,
+    /// What the report says about it.
+    pub info: ServerInfo,
+}
+
+/// The default servers when no URL is given: the machine's local services.
+pub fn default_url(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
+        Dialect::Mysql => "mysql://root@127.0.0.1:3306/mysql",
+    }
+}
+
+fn short_version(dialect: Dialect, version: &str) -> String {
+    match dialect {
+        Dialect::Postgres => {
+            let v = version.split_whitespace().nth(1).unwrap_or(version);
+            format!("PostgreSQL {v}")
+        }
+        Dialect::Mysql => {
+            let v = version.split('-').next().unwrap_or(version);
+            if version.to_ascii_lowercase().contains("mariadb") {
+                format!("MariaDB {v}")
+            } else {
+                format!("MySQL {v}")
+            }
+        }
+    }
+}
+
+fn host_port(url: &str) -> (String, u16) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().unwrap_or(0)),
+        None => (hostport.to_string(), 0),
+    }
+}
+
+/// Connects to a server by URL and reads its version and settings.
+///
+/// Errors: a message naming the redacted URL and the connection error.
+pub async fn connect_server(
+    dialect: Dialect,
+    url: &str,
+    provider: &str,
+    startup_ms: Option<u64>,
+) -> Result<Server, AppError> {
+    let url = if dialect == Dialect::Mysql {
+        url.replacen("mariadb://", "mysql://", 1)
+    } else {
+        url.to_string()
+    };
+    let mut conn = Conn::connect(dialect, &url).await.map_err(|e| {
+        AppError::Server(format!(
+            "cannot connect to {dialect} at {}: {}",
+            redact_url(&url),
+            e.message
+        ))
+    })?;
+    let version = info::version(&mut conn)
+        .await
+        .map_err(|e| AppError::Server(format!("{}: {e}", redact_url(&url))))?;
+    let settings = info::settings(&mut conn).await;
+    conn.close().await;
+    let label = short_version(dialect, &version);
+    let (host, port) = host_port(&url);
+    Ok(Server {
+        target: Target {
+            dialect,
+            label: label.clone(),
+            url: url.clone(),
+        },
+        info: ServerInfo {
+            database: label,
+            dialect: dialect.name().into(),
+            provider: provider.into(),
+            version,
+            host,
+            port,
+            url: redact_url(&url),
+            settings,
+            startup_ms,
+        },
+    })
+}
+
+/// Makes labels unique when several servers share engine and version.
+pub fn disambiguate(servers: &mut [Server]) {
+    for i in 0..servers.len() {
+        let same = servers
+            .iter()
+            .filter(|s| s.info.database == servers[i].info.database)
+            .count();
+        if same > 1 {
+            let s = &mut servers[i];
+            let label = format!("{} ({} :{})", s.info.database, s.info.provider, s.info.port);
+            s.info.database = label.clone();
+            s.target.label = label;
+        }
+    }
+}
+
+/// Loads every scenario under `paths`; all diagnostics are collected before failing.
+pub fn load_plans(paths: &[PathBuf]) -> Result<Vec<Plan>, AppError> {
+    let files = scenario::discover(paths).map_err(|d| AppError::Scenario(vec![d]))?;
+    if files.is_empty() {
+        return Err(AppError::Usage(format!(
+            "no scenario files (*.toml) under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match scenario::load(&f) {
+            Ok(p) => plans.push(p),
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(AppError::Scenario(errors))
+    }
+}
+
+fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
+    let w = &mut plan.workload;
+    if let Some(n) = args.workers {
+        w.workers = n.max(1);
+    }
+    if let Some(n) = args.operations {
+        w.operations = n.max(1);
+    }
+    if let Some(d) = args.duration {
+        w.duration = Some(d);
+        if args.operations.is_none() {
+            w.operations = u64::MAX;
+        }
+    }
+    if let Some(s) = args.seed {
+        w.seed = s;
+    }
+    if !args.strategies.is_empty() {
+        plan.strategies
+            .retain(|s| args.strategies.contains(&s.name));
+    }
+}
+
+/// The dialects to run on, from `--only`.
+pub fn dialects(args: &RunArgs) -> Result<Vec<Dialect>, AppError> {
+    if args.only.is_empty() {
+        return Ok(Dialect::ALL.to_vec());
+    }
+    args.only
+        .iter()
+        .map(|s| {
+            Dialect::parse(s)
+                .ok_or_else(|| AppError::Usage(format!("--only {s}: use postgres or mysql")))
+        })
+        .collect()
+}
+
+fn new_run_id() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.random_range(0..36)]))
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn progress_bar(args: &RunArgs, len: Option<u64>, msg: String) -> ProgressBar {
+    let bar = match len {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    if args.quiet || args.json {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let style = if len.is_some() {
+        ProgressStyle::with_template("{spinner} {msg:50} [{bar:30}] {pos}/{len} ops {elapsed}")
+    } else {
+        ProgressStyle::with_template("{spinner} {msg:50} {pos} ops {elapsed}")
+    };
+    if let Ok(s) = style {
+        bar.set_style(s.progress_chars("=> "));
+    }
+    bar.set_message(msg);
+    bar
+}
+
+/// Runs every plan on every server and returns the report (not yet written).
+pub async fn run_plans(
+    plans: &[Plan],
+    servers: &[Server],
+    args: &RunArgs,
+    command: Vec<String>,
+    cancel: &CancellationToken,
+) -> Report {
+    let run_id = new_run_id();
+    let mut report = Report {
+        format_version: report::FORMAT_VERSION,
+        keyrace_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: run_id.clone(),
+        started_at: now_rfc3339(),
+        command,
+        interrupted: false,
+        servers: servers.iter().map(|s| s.info.clone()).collect(),
+        scenarios: Vec::new(),
+    };
+    let mut db_counter = 0u32;
+    'plans: for plan in plans {
+        let mut plan = plan.clone();
+        apply_overrides(&mut plan, args);
+        let mut sr = ScenarioReport {
+            name: plan.name.clone(),
+            file: plan.source.display().to_string(),
+            description: plan.description.clone(),
+            teaches: plan.teaches.clone(),
+            claims: plan.claims.clone(),
+            workload: serde_json::to_value(&plan.workload).unwrap_or_default(),
+            table: serde_json::to_value(&plan.table).unwrap_or_default(),
+            results: Vec::new(),
+            error: None,
+        };
+        for strategy in &plan.strategies {
+            for server in servers
+                .iter()
+                .filter(|s| plan.schema.contains_key(&s.target.dialect))
+            {
+                if cancel.is_cancelled() {
+                    report.interrupted = true;
+                    report.scenarios.push(sr);
+                    break 'plans;
+                }
+                let target = &server.target;
+                match strategy.programs.get(&target.dialect) {
+                    Some(Err(why)) => {
+                        sr.results
+                            .push(report::unavailable(&strategy.name, target, why));
+                        continue;
+                    }
+                    None => continue,
+                    Some(Ok(_)) => {}
+                }
+                db_counter += 1;
+                let db_name = format!("keyrace_{run_id}_{db_counter}");
+                let w = &plan.workload;
+                let len = (w.operations != u64::MAX).then_some(w.operations);
+                let bar = progress_bar(
+                    args,
+                    len,
+                    format!("{} · {} · {}", plan.name, strategy.name, target.label),
+                );
+                let done = Arc::new(AtomicU64::new(0));
+                let ticker = {
+                    let (bar, done) = (bar.clone(), done.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            bar.set_position(done.load(Ordering::Relaxed));
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    })
+                };
+                let r =
+                    runner::run_strategy(&plan, strategy, target, &db_name, cancel, done.clone())
+                        .await;
+                ticker.abort();
+                bar.set_position(done.load(Ordering::Relaxed));
+                bar.finish_and_clear();
+                match r {
+                    Ok(Some(run)) => {
+                        if run.interrupted {
+                            report.interrupted = true;
+                        }
+                        sr.results.push(report::result_of(
+                            &strategy.name,
+                            target,
+                            &run,
+                            &plan.expectations,
+                        ));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        sr.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            if sr.error.is_some() {
+                break;
+            }
+        }
+        report.scenarios.push(sr);
+    }
+    report
+}
+
+/// Writes the JSON (and HTML) results.
+///
+/// Errors: [`AppError::Write`].
+pub fn write_results(
+    report: &Report,
+    args: &RunArgs,
+) -> Result<(PathBuf, Option<PathBuf>), AppError> {
+    let json = report
+        .write_json(&args.out)
+        .map_err(|source| AppError::Write {
+            path: args.out.clone(),
+            source,
+        })?;
+    let html = if args.no_html {
+        None
+    } else {
+        let path = json.with_extension("html");
+        std::fs::write(&path, report::html::render(report)).map_err(|source| AppError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Some(path)
+    };
+    Ok((json, html))
+}
+
+/// Resolves the servers for the dialects the plans need: a URL, or the default local service.
+///
+/// Errors: [`AppError::Server`] when one cannot be reached.
+pub async fn resolve_servers(plans: &[Plan], args: &RunArgs) -> Result<Vec<Server>, AppError> {
+    let wanted = dialects(args)?;
+    let mut servers = Vec::new();
+    for dialect in wanted {
+        if !plans.iter().any(|p| p.schema.contains_key(&dialect)) {
+            continue;
+        }
+        let specs = match dialect {
+            Dialect::Postgres => &args.postgres,
+            Dialect::Mysql => &args.mysql,
+        };
+        let specs: Vec<String> = if specs.is_empty() {
+            vec![default_url(dialect).to_string()]
+        } else {
+            specs.clone()
+        };
+        for spec in specs {
+            if !spec.contains("://") {
+                return Err(AppError::Usage(format!(
+                    "--{dialect} {spec}: give a URL such as {}",
+                    default_url(dialect)
+                )));
+            }
+            servers.push(connect_server(dialect, &spec, "url", None).await?);
+        }
+    }
+    disambiguate(&mut servers);
+    Ok(servers)
+}
+
+/// `keyrace run`, from loading scenarios to writing results.
+///
+/// Errors: [`AppError`] for bad scenario files, unreachable servers and unwritable results;
+/// failing expectations are not errors (see [`Report::all_held`]).
+pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
+    let plans = load_plans(&args.paths)?;
+    let servers = resolve_servers(&plans, args).await?;
+    if servers.is_empty() {
+        return Err(AppError::Usage(
+            "no server to run on: the scenarios support none of the selected dialects".into(),
+        ));
+    }
+    let command = args.paths.iter().map(|p| p.display().to_string()).collect();
+    let report = run_plans(&plans, &servers, args, command, cancel).await;
+    let (json_path, html_path) = write_results(&report, args)?;
+    Ok(RunOutcome {
+        report,
+        json_path,
+        html_path,
+    })
+}
+
+/// Runs one scenario file against servers given by URL (`None`: skip that dialect) and
+/// returns the report: the entry point for checking an application's insert strategy from
+/// its own `cargo test`. Nothing is written to disk; results are in the returned [`Report`]
+/// (see [`Report::all_held`] and each [`crate::report::StrategyResult`]).
+///
+/// Errors: [`AppError::Scenario`] for a bad file (located), [`AppError::Server`] for an
+/// unreachable server, [`AppError::Usage`] when no URL is given.
+pub async fn run_scenario(
+    path: &std::path::Path,
+    postgres_url: Option<&str>,
+    mysql_url: Option<&str>,
+) -> Result<Report, AppError> {
+    let plan = scenario::load(path).map_err(|d| AppError::Scenario(vec![d]))?;
+    let mut servers = Vec::new();
+    for (dialect, url) in [
+        (Dialect::Postgres, postgres_url),
+        (Dialect::Mysql, mysql_url),
+    ] {
+        if let Some(url) = url.filter(|_| plan.schema.contains_key(&dialect)) {
+            servers.push(connect_server(dialect, url, "url", None).await?);
+        }
+    }
+    if servers.is_empty() {
+        return Err(AppError::Usage(format!(
+            "{}: no URL given for a dialect the scenario supports",
+            path.display()
+        )));
+    }
+    disambiguate(&mut servers);
+    let args = RunArgs::quiet(std::path::Path::new("results"));
+    Ok(run_plans(
+        &[plan],
+        &servers,
+        &args,
+        vec![path.display().to_string()],
+        &CancellationToken::new(),
+    )
+    .await)
+}

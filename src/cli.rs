@@ -1,0 +1,150 @@
+//! The command line: subcommands and flags (clap derive), each with a doc comment and,
+//! where it makes sense, an environment variable fallback.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Reproduce the races behind duplicate-key errors (PostgreSQL 23505, MySQL/MariaDB 1062)
+/// and measure which insert strategy holds up.
+///
+/// Exit codes: 0 all expectations held; 1 an expectation failed; 2 usage, scenario-file or
+/// harness error; 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "keyrace", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log more (-v: info, -vv: debug); or set RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenario files (or directories of them) against PostgreSQL and MySQL/MariaDB.
+    Run(RunArgs),
+    /// Check scenario files without running them (exit 2 on the first bad file).
+    Check(CheckArgs),
+    /// Re-render a saved results file.
+    Show(ShowArgs),
+    /// List the built-in strategies and where they exist.
+    Strategies,
+}
+
+/// `keyrace run`
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Scenario files (.toml, .spec) or directories searched recursively.
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// PostgreSQL server: a URL (postgres://user:pass@host:port/db), `local`, `docker`,
+    /// `docker:IMAGE:TAG` or `auto`. Repeat to compare servers side by side.
+    #[arg(
+        long = "postgres",
+        env = "KEYRACE_POSTGRES_URL",
+        value_name = "SPEC",
+        value_delimiter = ','
+    )]
+    pub postgres: Vec<String>,
+    /// MySQL/MariaDB server: a URL (mysql://user:pass@host:port/db), `local`, `docker`,
+    /// `docker:IMAGE:TAG` or `auto`. Repeat to compare servers side by side.
+    #[arg(
+        long = "mysql",
+        env = "KEYRACE_MYSQL_URL",
+        value_name = "SPEC",
+        value_delimiter = ','
+    )]
+    pub mysql: Vec<String>,
+    /// Run on these dialects only (postgres, mysql).
+    #[arg(long, value_name = "DIALECT", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Run only these strategies (by name).
+    #[arg(long = "strategy", value_name = "NAME", value_delimiter = ',')]
+    pub strategies: Vec<String>,
+    /// Override the number of workers (concurrent sessions).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Override the number of operations per strategy and database.
+    #[arg(long)]
+    pub operations: Option<u64>,
+    /// Override the run length per strategy and database (e.g. 10s, 500ms, 2m).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Override the key seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Directory for the JSON (and HTML) results.
+    #[arg(long = "out", default_value = "results", env = "KEYRACE_OUT")]
+    pub out: PathBuf,
+    /// Do not write the HTML page.
+    #[arg(long)]
+    pub no_html: bool,
+    /// Print the report as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Interleaving scenarios: compare the output with this file (exit 1 on a difference).
+    #[arg(long, value_name = "FILE")]
+    pub expected: Option<PathBuf>,
+    /// Interleaving scenarios: write the output as the new expected file.
+    #[arg(long)]
+    pub update_expected: bool,
+}
+
+/// `keyrace check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files or directories.
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `keyrace show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A results file written by `keyrace run`.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ShowFormat,
+}
+
+/// Formats `keyrace show` can print.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ShowFormat {
+    /// The terminal comparison table.
+    Table,
+    /// The JSON itself, pretty-printed.
+    Json,
+    /// The HTML page.
+    Html,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration: write e.g. 10s, 500ms, 2m"))
+}
+
+impl RunArgs {
+    /// The arguments of `keyrace run --quiet --no-html --out OUT` (environment fallbacks
+    /// such as KEYRACE_POSTGRES_URL apply), for library callers and tests.
+    pub fn quiet(out: &std::path::Path) -> RunArgs {
+        let argv = [
+            "keyrace".as_ref(),
+            "run".as_ref(),
+            "--quiet".as_ref(),
+            "--no-html".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ];
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Run(args)) => args,
+            other => unreachable!("static arguments of `keyrace run` always parse: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Worker-local recorders (hdrhistogram latencies in µs, outcome counters, acknowledged
+//! writes per key), merged once at the end of a run: nothing shared on the hot path.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::db::Outcome;
+
+/// Highest latency recorded, µs (60 s); slower operations are clamped to it.
+pub const MAX_LATENCY_US: u64 = 60_000_000;
+
+fn histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, sigfig)
+        .expect("static histogram bounds are valid")
+}
+
+/// Everything one worker measured; merged across workers with [`Recorder::merge`].
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Operation latency, µs, 3 significant figures.
+    pub latency: Histogram<u64>,
+    /// Latency per final outcome class, µs, 2 significant figures, created on first use.
+    pub by_outcome: [Option<Histogram<u64>>; 9],
+    /// Final outcome of each operation, indexed by [`Outcome::index`].
+    pub outcomes: [u64; 9],
+    /// Errors handled inside operations (retried, or caught and followed by a select).
+    pub handled: [u64; 9],
+    /// Retries (attempts beyond the first).
+    pub retries: u64,
+    /// Codes of errors classified `other`, with counts.
+    pub other_codes: BTreeMap<String, u64>,
+    /// When the first unique violation was seen (handled or not).
+    pub first_violation: Option<Instant>,
+    /// Acknowledged writes per key number: inserts (signup) or increments (counting shapes).
+    pub acked: HashMap<u64, u64>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            latency: histogram(3),
+            by_outcome: Default::default(),
+            outcomes: [0; 9],
+            handled: [0; 9],
+            retries: 0,
+            other_codes: BTreeMap::new(),
+            first_violation: None,
+            acked: HashMap::new(),
+        }
+    }
+}
+
+impl Recorder {
+    /// Records one finished operation.
+    #[inline]
+    pub fn record(&mut self, outcome: Outcome, latency_us: u64) {
+        let v = latency_us.clamp(1, MAX_LATENCY_US);
+        self.latency.saturating_record(v);
+        self.outcomes[outcome.index()] += 1;
+        self.by_outcome[outcome.index()]
+            .get_or_insert_with(|| histogram(2))
+            .saturating_record(v);
+    }
+
+    /// Notes a unique violation seen at `at` (keeps the earliest).
+    #[inline]
+    pub fn saw_violation(&mut self, at: Instant) {
+        if self.first_violation.is_none_or(|f| at < f) {
+            self.first_violation = Some(at);
+        }
+    }
+
+    /// Total operations recorded.
+    pub fn ops(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: Recorder) {
+        self.latency
+            .add(&other.latency)
+            .expect("same histogram bounds");
+        for (mine, theirs) in self.by_outcome.iter_mut().zip(other.by_outcome) {
+            if let Some(h) = theirs {
+                match mine {
+                    Some(m) => m.add(&h).expect("same histogram bounds"),
+                    None => *mine = Some(h),
+                }
+            }
+        }
+        for i in 0..9 {
+            self.outcomes[i] += other.outcomes[i];
+            self.handled[i] += other.handled[i];
+        }
+        self.retries += other.retries;
+        for (k, v) in other.other_codes {
+            *self.other_codes.entry(k).or_default() += v;
+        }
+        if let Some(f) = other.first_violation {
+            self.saw_violation(f);
+        }
+        if self.acked.len() < other.acked.len() {
+            let mine = std::mem::replace(&mut self.acked, other.acked);
+            for (k, v) in mine {
+                *self.acked.entry(k).or_default() += v;
+            }
+        } else {
+            for (k, v) in other.acked {
+                *self.acked.entry(k).or_default() += v;
+            }
+        }
+    }
+}
+
+/// Latency quantiles, µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median, µs.
+    pub p50: u64,
+    /// 90th percentile, µs.
+    pub p90: u64,
+    /// 99th percentile, µs.
+    pub p99: u64,
+    /// 99.9th percentile, µs.
+    pub p999: u64,
+    /// Maximum, µs.
+    pub max: u64,
+    /// Mean, µs.
+    pub mean: f64,
+}
+
+impl Latency {
+    /// Quantiles of a histogram (all zero when it is empty).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: (h.mean() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_counts_and_histograms() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        a.record(Outcome::Inserted, 100);
+        b.record(Outcome::UniqueViolation, 1000);
+        b.record(Outcome::UniqueViolation, 0);
+        a.acked.insert(7, 1);
+        b.acked.insert(7, 2);
+        a.merge(b);
+        assert_eq!(a.ops(), 3);
+        assert_eq!(a.outcomes[Outcome::UniqueViolation.index()], 2);
+        assert_eq!(a.acked[&7], 3);
+        assert_eq!(a.latency.len(), 3);
+        let max = Latency::of(
+            a.by_outcome[Outcome::UniqueViolation.index()]
+                .as_ref()
+                .unwrap(),
+        )
+        .max;
+        // 2 significant figures: within 1 % of the recorded maximum.
+        assert!((1000..=1010).contains(&max), "{max}");
+    }
+}

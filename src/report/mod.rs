@@ -1,0 +1,277 @@
+//! The report: one serde struct holding plan, environment and results. Every renderer
+//! (terminal table, JSON, HTML) is a pure function of it, so `keyrace show` re-renders a
+//! saved run. Field names are a contract (see `docs/results-schema.json`).
+
+mod build;
+pub mod html;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use build::{result_of, unavailable};
+
+use crate::db::Outcome;
+use crate::expect::Verdict;
+use crate::metrics::Latency;
+
+/// Version of the results format; bumped when a field changes meaning or is removed.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One run of keyrace: every scenario it ran, on every server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Results format version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// keyrace's version.
+    pub keyrace_version: String,
+    /// Short random id of the run; also in the names of the databases it created.
+    pub run_id: String,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// The command line's scenario paths.
+    pub command: Vec<String>,
+    /// True when Ctrl-C stopped the run: figures are partial.
+    pub interrupted: bool,
+    /// The servers, in column order.
+    pub servers: Vec<ServerInfo>,
+    /// One entry per scenario file.
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+/// A server keyrace ran on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The label reports use (engine, version, provider).
+    pub database: String,
+    /// `postgres` or `mysql`.
+    pub dialect: String,
+    /// Where it came from: `url`, `local` or `docker`.
+    pub provider: String,
+    /// `SELECT version()`.
+    pub version: String,
+    /// Host and port.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The URL with its password redacted.
+    pub url: String,
+    /// Settings that change outcomes (isolation, max_connections, innodb_autoinc_lock_mode ...).
+    pub settings: BTreeMap<String, String>,
+    /// Time to start a throwaway server, ms.
+    pub startup_ms: Option<u64>,
+}
+
+/// One scenario's plan summary and results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    /// Scenario name.
+    pub name: String,
+    /// The file.
+    pub file: String,
+    /// Description.
+    pub description: String,
+    /// What it teaches.
+    pub teaches: String,
+    /// The seed-article claims it tests.
+    pub claims: Vec<String>,
+    /// The workload as run (after command-line overrides), including `seed`.
+    pub workload: serde_json::Value,
+    /// The table spec.
+    pub table: serde_json::Value,
+    /// One entry per strategy × database.
+    pub results: Vec<StrategyResult>,
+    /// A harness error that stopped this scenario (setup SQL failed, server unreachable).
+    pub error: Option<String>,
+}
+
+/// Outcome counts by class (final outcome of each operation, or handled errors).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcomes {
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Existing rows left alone.
+    pub existed: u64,
+    /// Existing rows changed.
+    pub updated: u64,
+    /// Unique violations (23505 / 1062).
+    pub unique_violation: u64,
+    /// Deadlocks (40P01 / 1213).
+    pub deadlock: u64,
+    /// Serialization failures (40001 / 1020).
+    pub serialization_failure: u64,
+    /// Lock wait timeouts (55P03 / 1205).
+    pub lock_timeout: u64,
+    /// Connection errors.
+    pub connection_error: u64,
+    /// Other errors (codes in `other_codes`).
+    pub other: u64,
+}
+
+impl Outcomes {
+    /// From counts indexed by [`Outcome::index`].
+    pub fn from_array(a: &[u64; 9]) -> Outcomes {
+        Outcomes {
+            inserted: a[0],
+            existed: a[1],
+            updated: a[2],
+            unique_violation: a[3],
+            deadlock: a[4],
+            serialization_failure: a[5],
+            lock_timeout: a[6],
+            connection_error: a[7],
+            other: a[8],
+        }
+    }
+
+    /// The count of one class.
+    pub fn get(&self, o: Outcome) -> u64 {
+        match o {
+            Outcome::Inserted => self.inserted,
+            Outcome::Existed => self.existed,
+            Outcome::Updated => self.updated,
+            Outcome::UniqueViolation => self.unique_violation,
+            Outcome::Deadlock => self.deadlock,
+            Outcome::SerializationFailure => self.serialization_failure,
+            Outcome::LockTimeout => self.lock_timeout,
+            Outcome::ConnectionError => self.connection_error,
+            Outcome::Other => self.other,
+        }
+    }
+
+    /// Operations that ended in an error class.
+    pub fn errors(&self) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.is_error())
+            .map(|&o| self.get(o))
+            .sum()
+    }
+}
+
+/// One strategy on one database: the comparison's unit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StrategyResult {
+    /// Strategy name.
+    pub strategy: String,
+    /// Server label (see [`ServerInfo::database`]).
+    pub database: String,
+    /// `postgres` or `mysql`.
+    pub dialect: String,
+    /// False when the strategy does not exist on this dialect (see `note`).
+    pub available: bool,
+    /// Why it was not run, or what stopped it early.
+    pub note: Option<String>,
+    /// Isolation level the sessions ran at (read back from the server).
+    pub isolation: String,
+    /// Operations finished.
+    pub ops: u64,
+    /// Measured wall time, s.
+    pub duration_s: f64,
+    /// Throughput, operations per second.
+    pub ops_per_sec: f64,
+    /// Latency of all operations, µs (from the first attempt's start to the end of the last).
+    pub latency_us: Latency,
+    /// Latency per final outcome class, µs.
+    pub latency_by_outcome_us: BTreeMap<String, Latency>,
+    /// Final outcome of each operation.
+    pub outcomes: Outcomes,
+    /// Errors handled inside operations: retried, or caught and followed by a select.
+    pub handled: Outcomes,
+    /// Codes (SQLSTATE / error number) of `other` errors, with counts.
+    pub other_codes: BTreeMap<String, u64>,
+    /// Attempts beyond the first.
+    pub retries: u64,
+    /// Time from the start to the first unique violation (handled or not), ms.
+    pub time_to_first_violation_ms: Option<f64>,
+    /// Rows the run added.
+    pub rows: u64,
+    /// Extra rows per key (only possible without the unique constraint).
+    pub duplicate_rows: u64,
+    /// Acknowledged increments missing from counter totals.
+    pub lost_updates: u64,
+    /// Keys acknowledged as written but absent.
+    pub missing_rows: u64,
+    /// Rows or increments present that no client saw acknowledged.
+    pub unacknowledged: u64,
+    /// The scenario's expectations for this strategy × database.
+    pub expectations: Vec<Verdict>,
+}
+
+impl StrategyResult {
+    /// The value of a figure an expectation can name (see [`crate::expect::FIGURES`]).
+    pub fn figure(&self, name: &str) -> Option<f64> {
+        if let Some(o) = Outcome::parse(name) {
+            return Some(self.outcomes.get(o) as f64);
+        }
+        let v = match name {
+            "ops" => self.ops,
+            "errors" => self.outcomes.errors(),
+            "retries" => self.retries,
+            "duplicate_rows" => self.duplicate_rows,
+            "lost_updates" => self.lost_updates,
+            "missing_rows" => self.missing_rows,
+            "rows" => self.rows,
+            "handled_unique_violation" => self.handled.unique_violation,
+            "handled_deadlock" => self.handled.deadlock,
+            "handled_serialization_failure" => self.handled.serialization_failure,
+            _ => return None,
+        };
+        Some(v as f64)
+    }
+
+    /// True when every expectation held.
+    pub fn held(&self) -> bool {
+        self.expectations.iter().all(|v| v.held)
+    }
+}
+
+impl Report {
+    /// True when every expectation of every result held.
+    pub fn all_held(&self) -> bool {
+        self.scenarios
+            .iter()
+            .flat_map(|s| &s.results)
+            .all(StrategyResult::held)
+    }
+
+    /// True when a scenario stopped on a harness error.
+    pub fn has_errors(&self) -> bool {
+        self.scenarios.iter().any(|s| s.error.is_some())
+    }
+
+    /// Writes the report as pretty JSON to `dir/keyrace-<time>-<run id>.json` and returns the path.
+    ///
+    /// Errors: the I/O error, with the path.
+    pub fn write_json(&self, dir: &Path) -> Result<PathBuf, std::io::Error> {
+        std::fs::create_dir_all(dir)?;
+        let stamp: String = self
+            .started_at
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .take(14)
+            .collect();
+        let path = dir.join(format!("keyrace-{stamp}-{}.json", self.run_id));
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&path, json + "\n")?;
+        Ok(path)
+    }
+
+    /// Reads a report written by [`Report::write_json`].
+    ///
+    /// Errors: I/O, or JSON that is not a keyrace report (with line and column).
+    pub fn read_json(path: &Path) -> Result<Report, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}:{}: not a keyrace results file: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! Located errors for scenario files: file, line, column, what is wrong, the line itself.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// An error in a scenario file, located by byte span.
+///
+/// `Display` renders `path:line:column: error: message`, then the offending line with the
+/// span underlined, like rustc and sqllogictest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct Diagnostic {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What is wrong (lower case, no trailing period).
+    pub message: String,
+    /// The offending source line.
+    pub source_line: String,
+    /// Width of the underline, in characters (at least 1).
+    pub width: usize,
+}
+
+impl Diagnostic {
+    /// Locates `span` (byte offsets into `text`) and builds the diagnostic.
+    pub fn at(
+        path: &Path,
+        text: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let start = span.start.min(text.len());
+        let end = span.end.clamp(start, text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line = text[..start].matches('\n').count() + 1;
+        let column = text[line_start..start].chars().count() + 1;
+        let width = text[start..end.min(line_end)].chars().count().max(1);
+        Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            source_line: text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+            width,
+        }
+    }
+
+    /// A diagnostic for the whole file (line 1, column 1), e.g. when it cannot be read.
+    pub fn file(path: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: message.into(),
+            source_line: String::new(),
+            width: 1,
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut s = format!(
+            "{}:{}:{}: error: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        );
+        if !self.source_line.is_empty() {
+            let num = self.line.to_string();
+            let pad = " ".repeat(num.len());
+            let lead: String = self
+                .source_line
+                .chars()
+                .take(self.column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            s.push_str(&format!(
+                "\n{pad} |\n{num} | {}\n{pad} | {lead}{}",
+                self.source_line,
+                "^".repeat(self.width)
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_line_and_column() {
+        let text = "a = 1\nbad = \"x\"\n";
+        let d = Diagnostic::at(Path::new("f.toml"), text, 12..15, "wrong");
+        assert_eq!((d.line, d.column, d.width), (2, 7, 3));
+        assert!(d.to_string().starts_with("f.toml:2:7: error: wrong"));
+        assert!(d.to_string().contains("2 | bad = \"x\"\n  |       ^^^"));
+    }
+}

@@ -1,0 +1,110 @@
+//! The scenario file as written: serde types with spans, before any checking.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub teaches: String,
+    #[serde(default)]
+    pub claims: Vec<String>,
+    pub schema: Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub table: RawTable,
+    pub workload: RawWorkload,
+    #[serde(rename = "strategy")]
+    pub strategies: Spanned<Vec<RawStrategy>>,
+    #[serde(default, rename = "expect")]
+    pub expectations: Vec<RawExpect>,
+}
+
+/// `[table]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub name: Spanned<String>,
+    pub key: Spanned<String>,
+    pub key_type: Option<Spanned<String>>,
+    pub key_format: Option<Spanned<String>>,
+    pub counter: Option<Spanned<String>>,
+    pub payload: Option<Spanned<String>>,
+}
+
+/// `[workload]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub shape: Option<Spanned<String>>,
+    pub workers: Spanned<i64>,
+    pub operations: Option<Spanned<i64>>,
+    pub duration: Option<Spanned<String>>,
+    pub keys: Option<Spanned<i64>>,
+    pub distribution: Option<Spanned<String>>,
+    pub zipf_exponent: Option<Spanned<f64>>,
+    pub hot_share: Option<Spanned<f64>>,
+    pub hot_keys: Option<Spanned<i64>>,
+    pub mode: Option<Spanned<String>>,
+    pub seed: Option<Spanned<i64>>,
+    pub isolation: Option<Spanned<String>>,
+    pub lock_timeout_ms: Option<Spanned<i64>>,
+}
+
+/// `[[strategy]]`: a built-in (`use = "..."`) or the user's own steps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStrategy {
+    #[serde(rename = "use")]
+    pub builtin: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub isolation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub setup: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub transaction: Option<bool>,
+    #[serde(default, rename = "pre")]
+    pub pre: Vec<RawStep>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<RawStep>,
+    #[serde(default)]
+    pub fallback: Vec<RawStep>,
+    #[serde(default)]
+    pub finally: Vec<RawStep>,
+    pub on_unique_violation: Option<Spanned<String>>,
+    pub retry: Option<RawRetry>,
+}
+
+/// One step of a user strategy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Option<String>,
+    pub sql: Option<Spanned<String>>,
+    pub postgres: Option<Spanned<String>>,
+    pub mysql: Option<Spanned<String>>,
+    pub when: Option<Spanned<String>>,
+    pub effect: Option<Spanned<String>>,
+}
+
+/// `retry = { on = [...], max = N, backoff_us = N }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub on: Spanned<Vec<Spanned<String>>>,
+    pub max: Option<Spanned<i64>>,
+    pub backoff_us: Option<Spanned<i64>>,
+}
+
+/// `[[expect]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub strategy: Option<Spanned<String>>,
+    pub database: Option<Spanned<String>>,
+    pub that: Spanned<Vec<Spanned<String>>>,
+}

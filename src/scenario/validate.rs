@@ -1,0 +1,569 @@
+//! Checks a raw scenario and turns it into a [`Plan`], with located errors.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::Diagnostic;
+use super::raw::{RawExpect, RawRetry, RawScenario, RawStep, RawStrategy, RawWorkload};
+use crate::db::{Dialect, Outcome};
+use crate::expect::Expectation;
+use crate::plan::{
+    Distribution, Isolation, KeyType, Mode, Plan, Shape, StrategyPlan, TableSpec, Workload,
+};
+use crate::strategy::{
+    self, Ctx, Effect, Program, RETRYABLE, RetryPolicy, Step, UniquePolicy, When,
+};
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(self.path, self.text, at.span(), message)
+    }
+
+    fn ident(&self, s: &Spanned<String>) -> Result<String, Diagnostic> {
+        let v = s.get_ref();
+        let ok = !v.is_empty()
+            && v.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            Ok(v.clone())
+        } else {
+            Err(self.err(
+                s,
+                format!("`{v}` is not a plain identifier (letters, digits, _)"),
+            ))
+        }
+    }
+
+    fn positive(&self, v: &Spanned<i64>, what: &str) -> Result<u64, Diagnostic> {
+        if *v.get_ref() > 0 {
+            Ok(*v.get_ref() as u64)
+        } else {
+            Err(self.err(v, format!("{what} must be at least 1")))
+        }
+    }
+
+    fn dialect(&self, s: &Spanned<String>) -> Result<Dialect, Diagnostic> {
+        Dialect::parse(s.get_ref()).ok_or_else(|| {
+            self.err(
+                s,
+                format!(
+                    "unknown database `{}`: use `postgres` or `mysql`",
+                    s.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn isolation(&self, s: &Spanned<String>) -> Result<Isolation, Diagnostic> {
+        Isolation::parse(s.get_ref()).ok_or_else(|| {
+            self.err(s, format!("unknown isolation level `{}`: use read-committed, repeatable-read, serializable or default", s.get_ref()))
+        })
+    }
+}
+
+/// Validates `raw` (parsed from `text` at `path`) into a plan.
+pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagnostic> {
+    let c = Checker { path, text };
+    if raw.name.get_ref().trim().is_empty() {
+        return Err(c.err(&raw.name, "name must not be empty"));
+    }
+    let mut schema = BTreeMap::new();
+    for (k, v) in raw.schema.get_ref() {
+        schema.insert(c.dialect(k)?, v.get_ref().clone());
+    }
+    if schema.is_empty() {
+        return Err(c.err(
+            &raw.schema,
+            "schema needs setup SQL for at least one of `postgres`, `mysql`",
+        ));
+    }
+    let workload = workload(&c, &raw.workload)?;
+    let table =
+        TableSpec {
+            name: c.ident(&raw.table.name)?,
+            key: c.ident(&raw.table.key)?,
+            key_type: match &raw.table.key_type {
+                None => KeyType::Text,
+                Some(s) => match s.get_ref().as_str() {
+                    "text" => KeyType::Text,
+                    "bigint" | "int" | "integer" => KeyType::Bigint,
+                    other => {
+                        return Err(c.err(
+                            s,
+                            format!("unknown key_type `{other}`: use `text` or `bigint`"),
+                        ));
+                    }
+                },
+            },
+            key_format: match &raw.table.key_format {
+                None => "user{}@example.com".into(),
+                Some(f) if f.get_ref().matches("{}").count() == 1 => f.get_ref().clone(),
+                Some(f) => return Err(c.err(
+                    f,
+                    "key_format must contain `{}` exactly once (it is replaced by the key number)",
+                )),
+            },
+            counter: raw.table.counter.as_ref().map(|s| c.ident(s)).transpose()?,
+            payload: raw.table.payload.as_ref().map(|s| c.ident(s)).transpose()?,
+        };
+    if workload.shape.counts() && table.counter.is_none() {
+        let at = raw
+            .workload
+            .shape
+            .as_ref()
+            .map(|s| s.span())
+            .unwrap_or(raw.table.name.span());
+        return Err(Diagnostic::at(
+            path,
+            text,
+            at,
+            "the counter and read-modify-write shapes need `counter` (a column name) in [table]",
+        ));
+    }
+    let mut strategies: Vec<StrategyPlan> = Vec::new();
+    for s in raw.strategies.get_ref() {
+        let plan = strategy_plan(&c, s, &schema, &table, &workload, &raw.strategies)?;
+        if strategies.iter().any(|p| p.name == plan.name) {
+            let at = s
+                .name
+                .as_ref()
+                .or(s.builtin.as_ref())
+                .map(|x| x.span())
+                .unwrap_or(raw.strategies.span());
+            return Err(Diagnostic::at(
+                path,
+                text,
+                at,
+                format!(
+                    "strategy `{}` is listed twice; give one a `name`",
+                    plan.name
+                ),
+            ));
+        }
+        strategies.push(plan);
+    }
+    if strategies.is_empty() {
+        return Err(c.err(&raw.strategies, "list at least one [[strategy]]"));
+    }
+    let expectations = expectations(&c, &raw.expectations, &strategies)?;
+    Ok(Plan {
+        name: raw.name.into_inner(),
+        description: raw.description,
+        teaches: raw.teaches,
+        claims: raw.claims,
+        source: path.to_path_buf(),
+        schema,
+        table,
+        workload,
+        strategies,
+        expectations,
+    })
+}
+
+fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
+    let shape = match &w.shape {
+        None => Shape::Signup,
+        Some(s) => match s.get_ref().as_str() {
+            "signup" => Shape::Signup,
+            "counter" => Shape::Counter,
+            "read-modify-write" | "rmw" => Shape::ReadModifyWrite,
+            other => {
+                return Err(c.err(
+                    s,
+                    format!("unknown shape `{other}`: use signup, counter or read-modify-write"),
+                ));
+            }
+        },
+    };
+    let workers = c.positive(&w.workers, "workers")?;
+    if workers > 10_000 {
+        return Err(c.err(&w.workers, "workers must be at most 10000"));
+    }
+    let duration = w
+        .duration
+        .as_ref()
+        .map(|d| {
+            parse_duration(d.get_ref()).ok_or_else(|| {
+                c.err(
+                    d,
+                    format!(
+                        "`{}` is not a duration: write e.g. `10s`, `500ms`, `2m`",
+                        d.get_ref()
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    let operations = match &w.operations {
+        Some(o) => c.positive(o, "operations")?,
+        None if duration.is_some() => u64::MAX,
+        None => return Err(c.err(&w.workers, "[workload] needs `operations` or `duration`")),
+    };
+    let keys = w
+        .keys
+        .as_ref()
+        .map(|k| c.positive(k, "keys"))
+        .transpose()?
+        .unwrap_or(1000);
+    let distribution = match &w.distribution {
+        None => Distribution::Uniform,
+        Some(d) => match d.get_ref().as_str() {
+            "uniform" => Distribution::Uniform,
+            "zipf" => {
+                let e = w
+                    .zipf_exponent
+                    .as_ref()
+                    .ok_or_else(|| c.err(d, "zipf needs `zipf_exponent` (e.g. 1.1)"))?;
+                if !(*e.get_ref() > 0.0) {
+                    return Err(c.err(e, "zipf_exponent must be greater than 0"));
+                }
+                Distribution::Zipf {
+                    exponent: *e.get_ref(),
+                }
+            }
+            "hot-key" | "hot" => {
+                let share = w
+                    .hot_share
+                    .as_ref()
+                    .ok_or_else(|| c.err(d, "hot-key needs `hot_share` (0..1)"))?;
+                if !(0.0..=1.0).contains(share.get_ref()) {
+                    return Err(c.err(share, "hot_share must be between 0 and 1"));
+                }
+                let hot_keys = w
+                    .hot_keys
+                    .as_ref()
+                    .map(|h| c.positive(h, "hot_keys"))
+                    .transpose()?
+                    .unwrap_or(1);
+                if hot_keys > keys {
+                    let at = w.hot_keys.as_ref().map(|h| h.span()).unwrap_or(d.span());
+                    return Err(Diagnostic::at(
+                        c.path,
+                        c.text,
+                        at,
+                        "hot_keys must not exceed keys",
+                    ));
+                }
+                Distribution::HotKey {
+                    share: *share.get_ref(),
+                    hot_keys,
+                }
+            }
+            other => {
+                return Err(c.err(
+                    d,
+                    format!("unknown distribution `{other}`: use uniform, zipf or hot-key"),
+                ));
+            }
+        },
+    };
+    let mode = match &w.mode {
+        None => Mode::Random,
+        Some(m) => match m.get_ref().as_str() {
+            "random" => Mode::Random,
+            "rounds" => Mode::Rounds,
+            other => return Err(c.err(m, format!("unknown mode `{other}`: use random or rounds"))),
+        },
+    };
+    let isolation = w
+        .isolation
+        .as_ref()
+        .map(|i| c.isolation(i))
+        .transpose()?
+        .unwrap_or(Isolation::Default);
+    let lock_timeout_ms = w
+        .lock_timeout_ms
+        .as_ref()
+        .map(|l| c.positive(l, "lock_timeout_ms"))
+        .transpose()?
+        .unwrap_or(10_000);
+    Ok(Workload {
+        shape,
+        workers: workers as usize,
+        operations,
+        duration,
+        keys,
+        distribution,
+        mode,
+        seed: w.seed.as_ref().map(|s| *s.get_ref() as u64).unwrap_or(42),
+        isolation,
+        lock_timeout_ms,
+    })
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1.5s`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
+    let v: f64 = num.trim().parse().ok()?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        _ => return None,
+    };
+    (secs > 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
+}
+
+fn strategy_plan(
+    c: &Checker,
+    s: &RawStrategy,
+    schema: &BTreeMap<Dialect, String>,
+    table: &TableSpec,
+    workload: &Workload,
+    all: &Spanned<Vec<RawStrategy>>,
+) -> Result<StrategyPlan, Diagnostic> {
+    let mut setup = BTreeMap::new();
+    for (k, v) in &s.setup {
+        setup.insert(c.dialect(k)?, v.get_ref().clone());
+    }
+    let isolation_override = s.isolation.as_ref().map(|i| c.isolation(i)).transpose()?;
+    let mut programs = BTreeMap::new();
+    let (name, builtin, isolation) = if let Some(u) = &s.builtin {
+        let Some(b) = strategy::builtin(u.get_ref()) else {
+            let known: Vec<_> = strategy::BUILTINS.iter().map(|b| b.name).collect();
+            let hint = crate::expect::did_you_mean(u.get_ref(), &known)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return Err(c.err(
+                u,
+                format!(
+                    "unknown strategy `{}`; {hint}built-ins: {}",
+                    u.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        if !s.steps.is_empty() {
+            return Err(c.err(
+                u,
+                "a strategy has either `use` (a built-in) or `step`s, not both",
+            ));
+        }
+        for &dialect in schema.keys() {
+            let mut p = (b.build)(&Ctx {
+                dialect,
+                table,
+                shape: workload.shape,
+            });
+            if let (Ok(prog), Some(u)) = (&mut p, &s.on_unique_violation) {
+                prog.on_unique = unique_policy(c, u)?;
+            }
+            if let (Ok(prog), Some(r)) = (&mut p, &s.retry) {
+                prog.retry = retry(c, r)?;
+            }
+            programs.insert(dialect, p);
+        }
+        let name = s
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| b.name.to_string());
+        (
+            name,
+            Some(b.name),
+            isolation_override
+                .or(b.isolation)
+                .unwrap_or(workload.isolation),
+        )
+    } else {
+        let Some(name) = &s.name else {
+            return Err(c.err(all, "each [[strategy]] needs `use = \"<built-in>\"` or a `name` with `[[strategy.step]]`s"));
+        };
+        if s.steps.is_empty() {
+            return Err(c.err(
+                name,
+                format!("strategy `{}` has no [[strategy.step]]", name.get_ref()),
+            ));
+        }
+        for &dialect in schema.keys() {
+            programs.insert(dialect, custom_program(c, s, dialect)?);
+        }
+        (
+            name.get_ref().clone(),
+            None,
+            isolation_override.unwrap_or(workload.isolation),
+        )
+    };
+    Ok(StrategyPlan {
+        name,
+        builtin,
+        isolation,
+        setup,
+        programs,
+    })
+}
+
+fn unique_policy(c: &Checker, u: &Spanned<String>) -> Result<UniquePolicy, Diagnostic> {
+    UniquePolicy::parse(u.get_ref())
+        .ok_or_else(|| c.err(u, format!("unknown on_unique_violation `{}`: use fail, rollback-and-select or savepoint-and-select", u.get_ref())))
+}
+
+fn retry(c: &Checker, r: &RawRetry) -> Result<RetryPolicy, Diagnostic> {
+    let mut classes = Vec::new();
+    for o in r.on.get_ref() {
+        match Outcome::parse(o.get_ref()) {
+            Some(cls) if cls.is_error() => classes.push(cls),
+            _ => return Err(c.err(o, format!("`{}` is not an error class: use e.g. deadlock, serialization_failure, unique_violation, lock_timeout", o.get_ref()))),
+        }
+    }
+    if classes.is_empty() {
+        classes.extend(RETRYABLE);
+    }
+    let max = r
+        .max
+        .as_ref()
+        .map(|m| c.positive(m, "max"))
+        .transpose()?
+        .unwrap_or(5) as u32;
+    let backoff = r
+        .backoff_us
+        .as_ref()
+        .map(|b| c.positive(b, "backoff_us"))
+        .transpose()?
+        .unwrap_or(1000);
+    Ok(RetryPolicy::on(&classes, max, backoff))
+}
+
+/// A user strategy for one dialect; "not available" when a step has no SQL for it.
+fn custom_program(
+    c: &Checker,
+    s: &RawStrategy,
+    dialect: Dialect,
+) -> Result<Result<Program, String>, Diagnostic> {
+    let mut lists: [Vec<Step>; 4] = Default::default();
+    for (i, raw_steps) in [&s.pre, &s.steps, &s.fallback, &s.finally]
+        .into_iter()
+        .enumerate()
+    {
+        for (n, st) in raw_steps.iter().enumerate() {
+            match custom_step(c, st, dialect, n)? {
+                Some(step) => lists[i].push(step),
+                None => {
+                    return Ok(Err(format!(
+                        "not available on {dialect}: step {} has no SQL for it",
+                        n + 1
+                    )));
+                }
+            }
+        }
+    }
+    let [pre, steps, fallback, finally] = lists;
+    let on_unique = s
+        .on_unique_violation
+        .as_ref()
+        .map(|u| unique_policy(c, u))
+        .transpose()?
+        .unwrap_or(UniquePolicy::Fail);
+    let retry = s
+        .retry
+        .as_ref()
+        .map(|r| retry(c, r))
+        .transpose()?
+        .unwrap_or(RetryPolicy::NONE);
+    let transaction = s
+        .transaction
+        .unwrap_or(steps.len() > 1 || !fallback.is_empty());
+    Ok(Ok(Program {
+        pre,
+        transaction,
+        steps,
+        fallback,
+        finally,
+        on_unique,
+        retry,
+    }))
+}
+
+fn custom_step(
+    c: &Checker,
+    st: &RawStep,
+    dialect: Dialect,
+    n: usize,
+) -> Result<Option<Step>, Diagnostic> {
+    let specific = match dialect {
+        Dialect::Postgres => &st.postgres,
+        Dialect::Mysql => &st.mysql,
+    };
+    let Some(sql) = specific.as_ref().or(st.sql.as_ref()) else {
+        if st.sql.is_none() && st.postgres.is_none() && st.mysql.is_none() {
+            let name = st.name.clone().unwrap_or_else(|| format!("step {}", n + 1));
+            return Err(Diagnostic::file(
+                c.path,
+                format!("{name} has no `sql` (or `postgres` / `mysql`)"),
+            ));
+        }
+        return Ok(None);
+    };
+    let when = match &st.when {
+        None => When::Always,
+        Some(w) => When::parse(w.get_ref()).ok_or_else(|| c.err(w, format!("unknown condition `{}`: use always, found, not-found, affected or not-affected", w.get_ref())))?,
+    };
+    let effect = match &st.effect {
+        None => Effect::infer(sql.get_ref()),
+        Some(e) => Effect::parse(e.get_ref()).ok_or_else(|| {
+            c.err(
+                e,
+                format!(
+                    "unknown effect `{}`: use read, lock, insert, update, upsert, replace or write",
+                    e.get_ref()
+                ),
+            )
+        })?,
+    };
+    let name = st.name.clone().unwrap_or_else(|| format!("step{}", n + 1));
+    Step::new(dialect, &name, sql.get_ref(), when, effect)
+        .map(Some)
+        .map_err(|e| c.err(sql, e))
+}
+
+fn expectations(
+    c: &Checker,
+    raw: &[RawExpect],
+    strategies: &[StrategyPlan],
+) -> Result<Vec<Expectation>, Diagnostic> {
+    let mut out = Vec::new();
+    for e in raw {
+        let strategy = match &e.strategy {
+            None => "*".to_string(),
+            Some(s) if s.get_ref() == "*" || strategies.iter().any(|p| &p.name == s.get_ref()) => {
+                s.get_ref().clone()
+            }
+            Some(s) => {
+                let names: Vec<_> = strategies.iter().map(|p| p.name.as_str()).collect();
+                return Err(c.err(
+                    s,
+                    format!(
+                        "no strategy named `{}` in this scenario; it has: {}",
+                        s.get_ref(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        };
+        let database = match &e.database {
+            None => None,
+            Some(d) if d.get_ref() == "*" => None,
+            Some(d) => Some(c.dialect(d)?),
+        };
+        if e.that.get_ref().is_empty() {
+            return Err(c.err(&e.that, "`that` lists no expectation"));
+        }
+        for t in e.that.get_ref() {
+            out.push(
+                Expectation::parse(&strategy, database, t.get_ref()).map_err(|m| c.err(t, m))?,
+            );
+        }
+    }
+    Ok(out)
+}
