@@ -41,7 +41,7 @@ pub fn servers_root() -> PathBuf {
 ///
 /// Written as `key=value` lines: `owner_pid`, `owner_start` (start time in clock ticks
 /// since boot, from `/proc/<pid>/stat`, so a reused pid is recognised), `server_pid`,
-/// `server_start`, `dialect`.
+/// `server_start`, `dialect`, `port`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Marker {
     /// The keyrace process that owns the server.
@@ -54,6 +54,8 @@ pub struct Marker {
     pub server_start: Option<u64>,
     /// `postgres` or `mysql`.
     pub dialect: String,
+    /// The server's TCP port on 127.0.0.1, once chosen.
+    pub port: Option<u16>,
 }
 
 impl Marker {
@@ -69,6 +71,9 @@ impl Marker {
             s += &format!("server_start={t}\n");
         }
         s += &format!("dialect={}\n", self.dialect);
+        if let Some(p) = self.port {
+            s += &format!("port={p}\n");
+        }
         s
     }
 
@@ -90,6 +95,7 @@ impl Marker {
                 "server_pid" => m.server_pid = v.parse().ok(),
                 "server_start" => m.server_start = v.parse().ok(),
                 "dialect" => m.dialect = v.to_string(),
+                "port" => m.port = v.parse().ok(),
                 _ => {}
             }
         }
@@ -405,6 +411,7 @@ mod tests {
             server_pid: Some(43),
             server_start: None,
             dialect: "postgres".into(),
+            port: Some(5432),
         };
         assert_eq!(Marker::parse(&m.render()), Some(m));
         assert_eq!(Marker::parse("server_pid=1\n"), None);

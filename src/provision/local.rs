@@ -142,6 +142,7 @@ pub(crate) fn spawn_server(
     dir: &Path,
     mut cmd: Command,
     log: &Path,
+    port: u16,
 ) -> Result<i32, ProvisionError> {
     let binary = PathBuf::from(cmd.get_program());
     let file = std::fs::OpenOptions::new()
@@ -171,6 +172,7 @@ pub(crate) fn spawn_server(
     });
     marker.server_pid = Some(pid);
     marker.server_start = procs::start_time(pid);
+    marker.port = Some(port);
     marker.write(dir)?;
     Ok(pid)
 }

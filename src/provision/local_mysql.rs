@@ -111,7 +111,7 @@ pub(crate) async fn start(bins: &MysqlBinaries) -> Result<Server, ProvisionError
         let port = local::free_port()?;
         let url = format!("mysql://root@127.0.0.1:{port}/mysql");
         let cmd = server_command(bins, &dir, &data, port, as_root);
-        let pid = local::spawn_server(&handle, Dialect::Mysql, &dir, cmd, &log)?;
+        let pid = local::spawn_server(&handle, Dialect::Mysql, &dir, cmd, &log, port)?;
         match local::wait_ready(&handle, Dialect::Mysql, &dir, bins.server(), &url, &log).await {
             Ok(()) => break (port, url, pid),
             Err(e) if attempt == 1 && local::is_port_taken(&e) => {

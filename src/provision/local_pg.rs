@@ -130,7 +130,7 @@ pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
         let port = local::free_port()?;
         let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
         let cmd = server_command(&bins.postgres, &dir, &data, port, run_as);
-        let pid = local::spawn_server(&handle, Dialect::Postgres, &dir, cmd, &log)?;
+        let pid = local::spawn_server(&handle, Dialect::Postgres, &dir, cmd, &log, port)?;
         match local::wait_ready(&handle, Dialect::Postgres, &dir, &bins.postgres, &url, &log).await
         {
             Ok(()) => break (port, url, pid),
