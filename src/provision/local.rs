@@ -87,13 +87,12 @@ pub(crate) fn command(binary: &Path, cwd: &Path, run_as: Option<RunAs>) -> Comma
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if let Some(RunAs { uid, gid }) = run_as {
-                if libc::setgroups(0, std::ptr::null()) != 0
+            if let Some(RunAs { uid, gid }) = run_as
+                && (libc::setgroups(0, std::ptr::null()) != 0
                     || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                    || libc::setuid(uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
