@@ -25,6 +25,84 @@ const CONTAINER_STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The label put on every container keyrace starts; its value is keyrace's pid.
 pub const OWNER_LABEL: &str = "keyrace.owner.pid";
+/// Label with the owner's start time (clock ticks since boot), to recognise a reused pid.
+pub const OWNER_START_LABEL: &str = "keyrace.owner.start";
+/// Label with the owner's host name: only containers started from this host are reaped.
+pub const OWNER_HOST_LABEL: &str = "keyrace.owner.host";
+
+/// This machine's host name (`/proc/sys/kernel/hostname`), empty when unknown.
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Removes containers labelled by a keyrace on this host whose process is gone (through the
+/// `docker` CLI; nothing happens when no engine answers or the CLI is missing). Returns the
+/// removed container ids and the problems met.
+pub(crate) fn reap_containers(
+    owner_alive: impl Fn(i32, Option<u64>) -> bool,
+) -> (Vec<String>, Vec<String>) {
+    let (mut removed, mut errors) = (Vec::new(), Vec::new());
+    if docker_ping().is_err() {
+        return (removed, errors);
+    }
+    let Some(docker) = super::local::find_binary("docker") else {
+        return (removed, errors);
+    };
+    let format = format!(
+        "{{{{.ID}}}}\t{{{{.Label \"{OWNER_LABEL}\"}}}}\t{{{{.Label \"{OWNER_START_LABEL}\"}}}}\t{{{{.Label \"{OWNER_HOST_LABEL}\"}}}}"
+    );
+    let out = match std::process::Command::new(&docker)
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={OWNER_LABEL}"),
+            "--format",
+            &format,
+        ])
+        .output()
+    {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            errors.push(format!(
+                "docker ps failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+            return (removed, errors);
+        }
+        Err(e) => {
+            errors.push(format!("could not run {}: {e}", docker.display()));
+            return (removed, errors);
+        }
+    };
+    let me = host_name();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [id, pid, start, host] = f[..] else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<i32>() else {
+            continue;
+        };
+        if host != me || owner_alive(pid, start.parse().ok()) {
+            continue;
+        }
+        match std::process::Command::new(&docker)
+            .args(["rm", "-f", "-v", id])
+            .output()
+        {
+            Ok(o) if o.status.success() => removed.push(id.to_string()),
+            Ok(o) => errors.push(format!(
+                "docker rm {id}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => errors.push(format!("could not run {}: {e}", docker.display())),
+        }
+    }
+    (removed, errors)
+}
 
 /// Where the Docker engine is expected: `$DOCKER_HOST` (`unix://PATH` or `tcp://HOST:PORT`),
 /// else `unix:///var/run/docker.sock` (the same order testcontainers follows).
@@ -114,6 +192,10 @@ pub(crate) async fn start(
     let t0 = Instant::now();
     let image_tag = format!("{image}:{tag}");
     let owner = std::process::id().to_string();
+    let owner_start = super::procs::start_time(std::process::id() as i32)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let host = host_name();
     let docker_err = |source| ProvisionError::Docker {
         image: image_tag.clone(),
         source,
@@ -129,6 +211,8 @@ pub(crate) async fn start(
                     format!("max_connections={PG_MAX_CONNECTIONS}"),
                 ])
                 .with_label(OWNER_LABEL, &owner)
+                .with_label(OWNER_START_LABEL, &owner_start)
+                .with_label(OWNER_HOST_LABEL, &host)
                 .with_startup_timeout(CONTAINER_STARTUP_TIMEOUT);
             let c = req.start().await.map_err(docker_err)?;
             let (handle, port) = register(c, 5432, &image_tag).await.map_err(docker_err)?;
@@ -150,6 +234,8 @@ pub(crate) async fn start(
                     .with_tag(tag)
                     .with_cmd(cmd)
                     .with_label(OWNER_LABEL, &owner)
+                    .with_label(OWNER_START_LABEL, &owner_start)
+                    .with_label(OWNER_HOST_LABEL, &host)
                     .with_startup_timeout(CONTAINER_STARTUP_TIMEOUT);
                 let c = req.start().await.map_err(docker_err)?;
                 register(c, 3306, &image_tag).await.map_err(docker_err)?
@@ -159,6 +245,8 @@ pub(crate) async fn start(
                     .with_tag(tag)
                     .with_cmd(cmd)
                     .with_label(OWNER_LABEL, &owner)
+                    .with_label(OWNER_START_LABEL, &owner_start)
+                    .with_label(OWNER_HOST_LABEL, &host)
                     .with_startup_timeout(CONTAINER_STARTUP_TIMEOUT);
                 let c = req.start().await.map_err(docker_err)?;
                 register(c, 3306, &image_tag).await.map_err(docker_err)?

@@ -38,7 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Dialect, redact_url};
 
-pub use docker::{OWNER_LABEL, PING_TIMEOUT, docker_endpoint, docker_ping};
+pub use docker::{
+    OWNER_HOST_LABEL, OWNER_LABEL, OWNER_START_LABEL, PING_TIMEOUT, docker_endpoint, docker_ping,
+};
 pub use error::ProvisionError;
 pub use lifecycle::{MARKER_FILE, Marker, SERVERS_DIR_ENV, servers_root, stop_all_blocking};
 pub use local_mysql::{MYSQL_MAX_CONNECTIONS, MysqlBinaries, find_mysql_binaries};

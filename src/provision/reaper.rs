@@ -15,6 +15,9 @@ pub struct ReapReport {
     pub reaped: Vec<ReapedServer>,
     /// Session directories left alone because their owner still runs.
     pub live: usize,
+    /// Ids of containers removed because the keyrace on this host that started them is gone
+    /// (only when a Docker engine answers).
+    pub containers: Vec<String>,
     /// Problems met (a directory that could not be removed, a process that would not die).
     pub errors: Vec<String>,
 }
@@ -42,8 +45,14 @@ pub struct ReapedServer {
 /// directory is killed. Nothing outside the root, and no entry whose name does not have the
 /// session form, is touched. Call it at every keyrace start; it takes milliseconds when there
 /// is nothing to do.
+///
+/// When a Docker engine answers, containers labelled `keyrace.owner.pid` by a keyrace on this
+/// host (label `keyrace.owner.host`) whose owner is gone (same test) are removed too.
 pub fn reap_orphans() -> ReapReport {
     let mut report = ReapReport::default();
+    let (containers, errors) = super::docker::reap_containers(owner_alive);
+    report.containers = containers;
+    report.errors = errors;
     let root = servers_root();
     let Ok(entries) = std::fs::read_dir(&root) else {
         return report;
