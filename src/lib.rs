@@ -30,6 +30,7 @@ pub mod app;
 pub mod cli;
 pub mod db;
 pub mod expect;
+pub mod interleave;
 pub mod metrics;
 pub mod plan;
 pub mod provision;

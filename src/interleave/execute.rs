@@ -1,0 +1,660 @@
+//! The runner: one database per target, fresh session connections per permutation, steps
+//! launched in order, waits detected by the monitor, completions reported deterministically.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::Error;
+use super::monitor::{Engine, Monitor};
+use super::output::{
+    Detection, Event, InterleaveReport, PermutationReport, StepError, StepOutcome, TargetReport,
+    is_query,
+};
+use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
+use super::session::{Completion, SessionTask, closed};
+use crate::db::{Conn, DbError, Dialect, database_url, redact_url};
+
+/// A server to run a scenario on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The dialect spoken there.
+    pub dialect: Dialect,
+    /// A label for output and summaries (e.g. `postgres`, `mariadb`).
+    pub label: String,
+    /// An admin URL: the runner creates and drops its own `keyrace_il_<random>` database.
+    pub url: String,
+}
+
+impl Target {
+    /// The default targets: `KEYRACE_POSTGRES_URL` and `KEYRACE_MYSQL_URL`, falling back to
+    /// `postgres://postgres@127.0.0.1:5432/test` and `mysql://root@127.0.0.1:3306/test`.
+    pub fn defaults() -> Vec<Target> {
+        let pg = std::env::var("KEYRACE_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let my = std::env::var("KEYRACE_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+        vec![
+            Target {
+                dialect: Dialect::Postgres,
+                label: "postgres".into(),
+                url: pg,
+            },
+            Target {
+                dialect: Dialect::Mysql,
+                label: "mysql".into(),
+                url: my,
+            },
+        ]
+    }
+}
+
+/// Runs every permutation of `plan` once on each target.
+///
+/// Each target gets its own `keyrace_il_<random>` database, dropped afterwards even when the
+/// run fails. SQL errors are results, not failures; `Err` means the harness could not run
+/// (a server unreachable, a database not created). Cancelling `cancel` stops after the
+/// current permutation and returns what ran.
+pub async fn run(
+    plan: &InterleavePlan,
+    targets: &[Target],
+    cancel: CancellationToken,
+) -> Result<InterleaveReport, Error> {
+    let mut reports = run_repeated(plan, targets, cancel, 1).await?;
+    reports.pop().ok_or(Error::NothingRun)
+}
+
+/// Runs every permutation of `plan` `times` times on each target, reusing one database per
+/// target, and returns one report per repetition (for checking that outcomes repeat).
+pub async fn run_repeated(
+    plan: &InterleavePlan,
+    targets: &[Target],
+    cancel: CancellationToken,
+    times: usize,
+) -> Result<Vec<InterleaveReport>, Error> {
+    let mut per_target = Vec::new();
+    for t in targets {
+        per_target.push(run_target(plan, t, &cancel, times).await?);
+    }
+    Ok((0..times)
+        .map(|rep| InterleaveReport {
+            scenario: plan.name.clone(),
+            description: plan.description.clone(),
+            teaches: plan.teaches.clone(),
+            source: plan.source.display().to_string(),
+            targets: per_target.iter().map(|v| v[rep].clone()).collect(),
+        })
+        .collect())
+}
+
+async fn run_target(
+    plan: &InterleavePlan,
+    target: &Target,
+    cancel: &CancellationToken,
+    times: usize,
+) -> Result<Vec<TargetReport>, Error> {
+    let mut base = TargetReport {
+        label: target.label.clone(),
+        dialect: target.dialect,
+        engine: None,
+        server_version: None,
+        skipped: plan.unsupported_reason(target.dialect),
+        permutations: vec![],
+    };
+    if base.skipped.is_some() {
+        return Ok(vec![base; times]);
+    }
+    let db_err = |what: &str| {
+        let label = target.label.clone();
+        let what = what.to_string();
+        move |source: DbError| Error::Db {
+            label,
+            what,
+            source,
+        }
+    };
+    let mut admin = Conn::connect(target.dialect, &target.url)
+        .await
+        .map_err(|source| Error::Connect {
+            label: target.label.clone(),
+            url: redact_url(&target.url),
+            source,
+        })?;
+    let version = admin
+        .scalar_text("SELECT VERSION()")
+        .await
+        .map_err(db_err("reading the server version"))?;
+    let version = version.unwrap_or_default();
+    let engine = Engine::from_version(target.dialect, &version);
+    base.engine = Some(engine);
+    base.server_version = Some(short_version(&version));
+    let database = format!(
+        "keyrace_il_{:016x}",
+        RandomState::new().hash_one(Instant::now())
+    );
+    let quoted = target.dialect.quote_ident(&database);
+    if let Err(e) = admin.batch(&format!("CREATE DATABASE {quoted}")).await {
+        admin.close().await;
+        return Err(db_err(&format!("creating database {database}"))(e));
+    }
+    let url = database_url(&target.url, &database);
+    let result = run_in_database(plan, target, &url, engine, cancel, times, &base).await;
+    let drop_sql = match target.dialect {
+        Dialect::Postgres => format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"),
+        Dialect::Mysql => format!("DROP DATABASE IF EXISTS {quoted}"),
+    };
+    let dropped = admin.batch(&drop_sql).await;
+    admin.close().await;
+    let reports = result?;
+    dropped.map_err(db_err(&format!("dropping database {database}")))?;
+    Ok(reports)
+}
+
+async fn run_in_database(
+    plan: &InterleavePlan,
+    target: &Target,
+    url: &str,
+    engine: Engine,
+    cancel: &CancellationToken,
+    times: usize,
+    base: &TargetReport,
+) -> Result<Vec<TargetReport>, Error> {
+    let mut monitor = Monitor::open(target.dialect, url, engine)
+        .await
+        .map_err(|source| Error::Db {
+            label: target.label.clone(),
+            what: "opening the monitor connection".into(),
+            source,
+        })?;
+    let mut out = Vec::new();
+    let mut result = Ok(());
+    'reps: for _ in 0..times {
+        let mut report = base.clone();
+        for p in &plan.permutations {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let mut run = PermRun::new(plan, target, &mut monitor, cancel);
+            match run.run(url, p).await {
+                Ok(r) => report.permutations.push(r),
+                Err(e) => {
+                    result = Err(e);
+                    break 'reps;
+                }
+            }
+        }
+        out.push(report);
+    }
+    monitor.close().await;
+    result.map(|()| out)
+}
+
+/// A step launched but not yet reported complete.
+struct Waiting {
+    step: usize,
+    session: usize,
+    rx: oneshot::Receiver<Completion>,
+    done: Option<Completion>,
+    star: bool,
+    blockers: Vec<usize>,
+    since: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    /// Every waiting step is completed, blocked, or held by a marker.
+    Settled,
+    /// This session has no waiting step any more.
+    SessionFree(usize),
+    /// No waiting steps remain.
+    AllDone,
+}
+
+struct PermRun<'a> {
+    plan: &'a InterleavePlan,
+    target: &'a Target,
+    monitor: &'a mut Monitor,
+    cancel: &'a CancellationToken,
+    sessions: Vec<SessionTask>,
+    events: Vec<Event>,
+    completed: HashSet<usize>,
+    waiting: Vec<Waiting>,
+    last_event: Instant,
+    wait_timeout: Duration,
+}
+
+impl<'a> PermRun<'a> {
+    fn new(
+        plan: &'a InterleavePlan,
+        target: &'a Target,
+        monitor: &'a mut Monitor,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        PermRun {
+            plan,
+            target,
+            monitor,
+            cancel,
+            sessions: vec![],
+            events: vec![],
+            completed: HashSet::new(),
+            waiting: vec![],
+            last_event: Instant::now(),
+            wait_timeout: Duration::from_millis(plan.wait_timeout_ms),
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.target.dialect
+    }
+
+    fn sql<'s>(&self, s: &'s SqlText) -> &'s str {
+        // The plan was checked with `unsupported_reason` before running.
+        s.for_dialect(self.dialect()).unwrap_or("")
+    }
+
+    fn harness(&self, what: &str) -> impl FnOnce(DbError) -> Error {
+        let label = self.target.label.clone();
+        let what = what.to_string();
+        move |source| Error::Db {
+            label,
+            what,
+            source,
+        }
+    }
+
+    /// Grace period: a "blocked" verdict counts only from a query started this long after
+    /// the latest completion or launch, so that lock releases have reached the server's views.
+    fn grace(&self) -> Duration {
+        match self.monitor.engine {
+            Engine::Postgres => Duration::from_millis(20),
+            Engine::MariaDb => Duration::from_millis(120),
+            Engine::Mysql => Duration::from_millis(40),
+        }
+    }
+
+    async fn run(&mut self, url: &str, perm: &Permutation) -> Result<PermutationReport, Error> {
+        let label = self.plan.permutation_label(perm);
+        let mut failure = None;
+        let mut setup_conn = Conn::connect(self.dialect(), url)
+            .await
+            .map_err(self.harness("connecting for setup"))?;
+        let mut setup_ok = true;
+        for s in &self.plan.setup {
+            if let Err(e) = setup_conn.batch(self.sql(s)).await {
+                self.events.push(Event::SetupError {
+                    what: "setup".into(),
+                    error: e.into(),
+                });
+                setup_ok = false;
+                break;
+            }
+        }
+        if setup_ok {
+            for sess in &self.plan.sessions {
+                let task = SessionTask::open(self.dialect(), url)
+                    .await
+                    .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
+                for s in &sess.setup {
+                    if let Err(e) = task.run(self.sql(s)).await {
+                        self.events.push(Event::SetupError {
+                            what: format!("session {} setup", sess.name),
+                            error: e.into(),
+                        });
+                    }
+                }
+                self.sessions.push(task);
+            }
+            failure = self.run_steps(perm).await?;
+        } else {
+            failure = failure.or(Some("setup failed".to_string()));
+        }
+        // Teardown: session teardowns, close sessions, then the top-level teardown.
+        let sessions = std::mem::take(&mut self.sessions);
+        for (task, sess) in sessions.into_iter().zip(&self.plan.sessions) {
+            for s in &sess.teardown {
+                if let Err(e) = task.run(self.sql(s)).await {
+                    self.events.push(Event::SetupError {
+                        what: format!("session {} teardown", sess.name),
+                        error: e.into(),
+                    });
+                }
+            }
+            task.close().await;
+        }
+        for s in &self.plan.teardown {
+            if let Err(e) = setup_conn.batch(self.sql(s)).await {
+                self.events.push(Event::SetupError {
+                    what: "teardown".into(),
+                    error: e.into(),
+                });
+            }
+        }
+        setup_conn.close().await;
+        Ok(PermutationReport {
+            label,
+            events: std::mem::take(&mut self.events),
+            failure,
+        })
+    }
+
+    /// Launches the permutation's steps; returns a failure description if it could not finish.
+    async fn run_steps(&mut self, perm: &Permutation) -> Result<Option<String>, Error> {
+        let long = self.wait_timeout * 2;
+        let mut failure = None;
+        for ps in &perm.steps {
+            if self.cancel.is_cancelled() {
+                failure = Some("cancelled".to_string());
+                break;
+            }
+            let step = &self.plan.steps[ps.step];
+            if self.waiting.iter().any(|w| w.session == step.session)
+                && !self.settle(Goal::SessionFree(step.session), long).await?
+            {
+                let blocked = self
+                    .waiting
+                    .iter()
+                    .find(|w| w.session == step.session)
+                    .map(|w| self.plan.steps[w.step].name.clone());
+                failure = Some(format!(
+                    "step {} needs session {}, whose step {} is still waiting",
+                    step.name,
+                    self.plan.sessions[step.session].name,
+                    blocked.unwrap_or_default()
+                ));
+                break;
+            }
+            // Whatever the freed session's completion unblocked is reported before going on.
+            if !self.waiting.is_empty() {
+                self.settle(Goal::Settled, long).await?;
+            }
+            let sql = self.sql(&step.sql).to_string();
+            let query = is_query(&sql);
+            let star = ps.blockers.contains(&Blocker::Star);
+            let blockers: Vec<usize> = ps
+                .blockers
+                .iter()
+                .filter_map(|b| match b {
+                    Blocker::Step(i) => Some(*i),
+                    Blocker::Star => None,
+                })
+                .collect();
+            let mut rx = self.sessions[step.session].launch(&sql).await;
+            let launched = Instant::now();
+            self.last_event = launched;
+            let mut waiting = Waiting {
+                step: ps.step,
+                session: step.session,
+                rx,
+                done: None,
+                star,
+                blockers,
+                since: launched,
+            };
+            let detection = if star {
+                Some(Detection::Marker)
+            } else {
+                rx = waiting.rx;
+                let (rx_back, done, det) = self.wait_launched(rx, step.session, launched).await?;
+                waiting.rx = rx_back;
+                waiting.done = done;
+                det
+            };
+            let unmet = waiting.blockers.iter().any(|b| !self.completed.contains(b));
+            match (&waiting.done, detection, unmet) {
+                (Some(c), None, false) => {
+                    self.last_event = c.finished;
+                    let result = outcome(&c.result, query);
+                    self.events.push(Event::Step {
+                        step: step.name.clone(),
+                        sql,
+                        waiting: false,
+                        detected_by: None,
+                        result: Some(result),
+                    });
+                    self.completed.insert(ps.step);
+                }
+                _ => {
+                    let detected_by = detection.or(Some(Detection::Marker));
+                    self.events.push(Event::Step {
+                        step: step.name.clone(),
+                        sql,
+                        waiting: true,
+                        detected_by,
+                        result: None,
+                    });
+                    self.waiting.push(waiting);
+                }
+            }
+            if !self.waiting.is_empty() {
+                self.settle(Goal::Settled, long).await?;
+            }
+        }
+        if !self.waiting.is_empty() && !self.settle(Goal::AllDone, long).await? {
+            let names: Vec<String> = self
+                .waiting
+                .iter()
+                .map(|w| self.plan.steps[w.step].name.clone())
+                .collect();
+            failure = failure.or(Some(format!(
+                "still waiting at the end of the permutation: {}; cancelled",
+                names.join(", ")
+            )));
+        }
+        if !self.waiting.is_empty() {
+            self.cancel_waiting().await?;
+        }
+        Ok(failure)
+    }
+
+    /// Waits until a just-launched step completes or the monitor sees its session blocked
+    /// (or, as a fallback, `wait_timeout` passes).
+    async fn wait_launched(
+        &mut self,
+        mut rx: oneshot::Receiver<Completion>,
+        session: usize,
+        launched: Instant,
+    ) -> Result<
+        (
+            oneshot::Receiver<Completion>,
+            Option<Completion>,
+            Option<Detection>,
+        ),
+        Error,
+    > {
+        let id = self.sessions[session].id;
+        loop {
+            tokio::select! {
+                r = &mut rx => {
+                    let c = r.unwrap_or_else(|_| Completion { result: Err(closed()), finished: Instant::now() });
+                    return Ok((rx, Some(c), None));
+                }
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+            let verdict = self
+                .monitor
+                .blocked(&[id])
+                .await
+                .map_err(self.harness("polling for blocked sessions"))?;
+            if let Some(c) = try_take(&mut rx) {
+                return Ok((rx, Some(c), None));
+            }
+            if verdict.blocked.contains(&id) {
+                return Ok((rx, None, Some(Detection::Monitor)));
+            }
+            if launched.elapsed() >= self.wait_timeout {
+                return Ok((rx, None, Some(Detection::Timeout)));
+            }
+        }
+    }
+
+    /// Collects completions that arrived.
+    fn harvest(&mut self) {
+        for w in &mut self.waiting {
+            if w.done.is_none() {
+                w.done = try_take(&mut w.rx);
+            }
+        }
+    }
+
+    /// Reports completed waiting steps whose markers are satisfied, in completion order.
+    fn report_ready(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let mut ready: Vec<usize> = (0..self.waiting.len())
+                .filter(|&i| {
+                    let w = &self.waiting[i];
+                    w.done.is_some() && w.blockers.iter().all(|b| self.completed.contains(b))
+                })
+                .collect();
+            if ready.is_empty() {
+                return any;
+            }
+            ready.sort_by_key(|&i| self.waiting[i].done.as_ref().map(|c| c.finished));
+            let mut taken: Vec<Waiting> = Vec::new();
+            for &i in ready.iter().rev() {
+                taken.push(self.waiting.remove(i));
+            }
+            taken.sort_by_key(|w| w.done.as_ref().map(|c| c.finished));
+            for w in taken {
+                let Some(c) = w.done else { continue };
+                let step = &self.plan.steps[w.step];
+                let query = is_query(self.sql(&step.sql));
+                self.events.push(Event::Completed {
+                    step: step.name.clone(),
+                    result: outcome(&c.result, query),
+                });
+                self.completed.insert(w.step);
+                self.last_event = self.last_event.max(c.finished);
+                any = true;
+            }
+        }
+    }
+
+    /// Waits until `goal` holds; returns false if no progress was made for `long`.
+    async fn settle(&mut self, goal: Goal, long: Duration) -> Result<bool, Error> {
+        let mut progress_at = Instant::now();
+        loop {
+            self.harvest();
+            if self.report_ready() {
+                progress_at = Instant::now();
+            }
+            let reached = match goal {
+                Goal::SessionFree(s) => !self.waiting.iter().any(|w| w.session == s),
+                Goal::Settled | Goal::AllDone => self.waiting.is_empty(),
+            };
+            if reached {
+                return Ok(true);
+            }
+            if self.cancel.is_cancelled() {
+                return Ok(false);
+            }
+            // Steps whose state only the monitor can tell: not done, no marker holding them.
+            let candidates: Vec<(usize, u64)> = self
+                .waiting
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| {
+                    w.done.is_none()
+                        && !w.star
+                        && w.blockers.iter().all(|b| self.completed.contains(b))
+                })
+                .map(|(i, w)| (i, self.sessions[w.session].id))
+                .collect();
+            let settled = if candidates.is_empty() {
+                true
+            } else {
+                let ids: Vec<u64> = candidates.iter().map(|c| c.1).collect();
+                let verdict = self
+                    .monitor
+                    .blocked(&ids)
+                    .await
+                    .map_err(self.harness("polling for blocked sessions"))?;
+                let before = self.waiting.iter().filter(|w| w.done.is_some()).count();
+                self.harvest();
+                if self.waiting.iter().filter(|w| w.done.is_some()).count() != before {
+                    continue;
+                }
+                let fresh = verdict.started >= self.last_event + self.grace();
+                candidates.iter().all(|&(i, id)| {
+                    (fresh && verdict.blocked.contains(&id))
+                        || self.waiting[i].since.elapsed() >= self.wait_timeout
+                })
+            };
+            if goal == Goal::Settled && settled {
+                return Ok(true);
+            }
+            if progress_at.elapsed() >= long {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Cancels steps still waiting at the end and reports how they ended.
+    async fn cancel_waiting(&mut self) -> Result<(), Error> {
+        for i in 0..self.waiting.len() {
+            if self.waiting[i].done.is_none() {
+                let id = self.sessions[self.waiting[i].session].id;
+                self.monitor
+                    .cancel(id)
+                    .await
+                    .map_err(self.harness("cancelling a waiting step"))?;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for w in std::mem::take(&mut self.waiting) {
+            let result = match w.done {
+                Some(c) => c.result,
+                None => match tokio::time::timeout_at(deadline.into(), w.rx).await {
+                    Ok(Ok(c)) => c.result,
+                    _ => Err(closed()),
+                },
+            };
+            let step = &self.plan.steps[w.step];
+            let query = is_query(self.sql(&step.sql));
+            self.events.push(Event::Completed {
+                step: step.name.clone(),
+                result: outcome(&result, query),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn try_take(rx: &mut oneshot::Receiver<Completion>) -> Option<Completion> {
+    match rx.try_recv() {
+        Ok(c) => Some(c),
+        Err(oneshot::error::TryRecvError::Empty) => None,
+        Err(oneshot::error::TryRecvError::Closed) => Some(Completion {
+            result: Err(closed()),
+            finished: Instant::now(),
+        }),
+    }
+}
+
+fn outcome(r: &Result<super::session::Rows, DbError>, query: bool) -> StepOutcome {
+    match r {
+        Ok(rows) if rows.columns.is_empty() && rows.rows.is_empty() => {
+            StepOutcome::Ok { rows: None, query }
+        }
+        Ok(rows) => StepOutcome::Ok {
+            rows: Some(rows.clone()),
+            query,
+        },
+        Err(e) => StepOutcome::Error(StepError::from(e.clone())),
+    }
+}
+
+/// `PostgreSQL 15.20 (Debian ...) on ...` → `PostgreSQL 15.20`; MySQL/MariaDB versions as they are.
+fn short_version(version: &str) -> String {
+    let mut words = version.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("PostgreSQL"), Some(v)) => format!("PostgreSQL {}", v.trim_end_matches(',')),
+        (Some(v), _) => v.to_string(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,367 @@
+//! The report (serde) and its renderers: isolation-tester style text and a summary table.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+
+use super::monitor::Engine;
+use super::session::Rows;
+use crate::db::{DbError, Dialect, Outcome};
+
+/// Everything one run of an interleaving scenario produced, on every target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InterleaveReport {
+    /// The scenario name.
+    pub scenario: String,
+    /// The scenario description, if any.
+    pub description: Option<String>,
+    /// What it teaches, if said.
+    pub teaches: Option<String>,
+    /// The file it came from.
+    pub source: String,
+    /// One entry per target, in the order given to [`super::run`].
+    pub targets: Vec<TargetReport>,
+}
+
+/// What happened on one target (server).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetReport {
+    /// The target's label.
+    pub label: String,
+    /// The target's dialect.
+    pub dialect: Dialect,
+    /// The engine detected from `SELECT VERSION()`.
+    pub engine: Option<Engine>,
+    /// The server version.
+    pub server_version: Option<String>,
+    /// Why the scenario was not run here (dialect not supported), if it was not.
+    pub skipped: Option<String>,
+    /// One entry per permutation run.
+    pub permutations: Vec<PermutationReport>,
+}
+
+/// What happened in one permutation on one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PermutationReport {
+    /// The steps, as in `starting permutation: ...`.
+    pub label: String,
+    /// What was printed, in order.
+    pub events: Vec<Event>,
+    /// A harness-level problem (a step still waiting when its session was needed, setup
+    /// failure, cancellation), if any.
+    pub failure: Option<String>,
+}
+
+/// How a step was found to be waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detection {
+    /// The monitor connection saw the session wait for a lock.
+    Monitor,
+    /// A permutation marker (`(*)` or `(other_step)`) said so.
+    Marker,
+    /// Neither completed nor seen blocked within `wait_timeout_ms` (fallback).
+    Timeout,
+}
+
+/// A classified database error as reported for a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepError {
+    /// The outcome class (`unique_violation`, `deadlock`, ...).
+    pub class: Outcome,
+    /// SQLSTATE (PostgreSQL) or error number (MySQL/MariaDB).
+    pub code: String,
+    /// The server's message.
+    pub message: String,
+}
+
+impl From<DbError> for StepError {
+    fn from(e: DbError) -> StepError {
+        StepError {
+            class: e.class,
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+/// What a step returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// It succeeded; `rows` holds what it returned (none for statements without rows).
+    Ok {
+        /// The returned rows, or `None` when the statement returned none.
+        rows: Option<Rows>,
+        /// True when the step's SQL is a query (for printing `(0 rows)`).
+        query: bool,
+    },
+    /// It failed.
+    Error(StepError),
+}
+
+/// One line group of the output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A step was launched; `result` is set when it completed right away.
+    Step {
+        /// Step name.
+        step: String,
+        /// The SQL run.
+        sql: String,
+        /// True when reported as `<waiting ...>`.
+        waiting: bool,
+        /// How the wait was detected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detected_by: Option<Detection>,
+        /// The result when it completed right away.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<StepOutcome>,
+    },
+    /// A previously waiting step completed.
+    Completed {
+        /// Step name.
+        step: String,
+        /// Its result.
+        result: StepOutcome,
+    },
+    /// Setup or teardown SQL failed.
+    SetupError {
+        /// Which block (`setup`, `session s1 setup`, `teardown` ...).
+        what: String,
+        /// The error.
+        error: StepError,
+    },
+}
+
+impl PermutationReport {
+    /// The errors raised by steps, as `(step, error)`, in output order.
+    pub fn step_errors(&self) -> Vec<(&str, &StepError)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Step {
+                    step,
+                    result: Some(StepOutcome::Error(err)),
+                    ..
+                }
+                | Event::Completed {
+                    step,
+                    result: StepOutcome::Error(err),
+                } => Some((step.as_str(), err)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One line for the summary: the errors (`s2i: unique_violation 23505`), or `no error`.
+    pub fn outcome(&self) -> String {
+        let mut parts: Vec<String> = self
+            .step_errors()
+            .iter()
+            .map(|(s, e)| format!("{s}: {} {}", e.class.name(), e.code))
+            .collect();
+        let waited: Vec<&str> = self
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Step {
+                    step,
+                    waiting: true,
+                    ..
+                } => Some(step.as_str()),
+                _ => None,
+            })
+            .collect();
+        if parts.is_empty() {
+            parts.push("no error".into());
+        }
+        let mut s = parts.join("; ");
+        if !waited.is_empty() {
+            s.push_str(&format!(" (waited: {})", waited.join(", ")));
+        }
+        if let Some(f) = &self.failure {
+            s.push_str(&format!(" [failed: {f}]"));
+        }
+        s
+    }
+}
+
+fn render_error(out: &mut String, e: &StepError) {
+    out.push_str(&format!(
+        "ERROR: {} {}: {}\n",
+        e.class.name(),
+        e.code,
+        e.message
+    ));
+}
+
+fn render_rows(out: &mut String, rows: &Rows) {
+    let n = rows.columns.len();
+    let cell = |c: &Option<String>| c.clone().unwrap_or_default();
+    let mut widths: Vec<usize> = rows.columns.iter().map(|c| c.chars().count()).collect();
+    for r in &rows.rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(cell(c).chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("|").trim_end().to_string()
+    };
+    out.push_str(&line(rows.columns.clone()));
+    out.push('\n');
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("+"),
+    );
+    out.push('\n');
+    for r in &rows.rows {
+        out.push_str(&line(r.iter().map(cell).collect()));
+        out.push('\n');
+    }
+    let count = rows.rows.len();
+    out.push_str(&format!(
+        "({count} row{})\n",
+        if count == 1 { "" } else { "s" }
+    ));
+}
+
+fn render_outcome(out: &mut String, r: &StepOutcome) {
+    match r {
+        StepOutcome::Ok {
+            rows: Some(rows), ..
+        } => render_rows(out, rows),
+        StepOutcome::Ok {
+            rows: None,
+            query: true,
+        } => out.push_str("(0 rows)\n"),
+        StepOutcome::Ok {
+            rows: None,
+            query: false,
+        } => {}
+        StepOutcome::Error(e) => render_error(out, e),
+    }
+}
+
+impl TargetReport {
+    /// The isolation-tester style output of this target.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(reason) = &self.skipped {
+            out.push_str(&format!("skipped on {}: {reason}\n", self.dialect));
+            return out;
+        }
+        for (i, p) in self.permutations.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&format!("starting permutation: {}\n", p.label));
+            for e in &p.events {
+                match e {
+                    Event::Step {
+                        step,
+                        sql,
+                        waiting,
+                        result,
+                        ..
+                    } => {
+                        out.push_str(&format!("step {step}: {sql}"));
+                        out.push_str(if *waiting { " <waiting ...>\n" } else { "\n" });
+                        if let Some(r) = result {
+                            render_outcome(&mut out, r);
+                        }
+                    }
+                    Event::Completed { step, result } => {
+                        out.push_str(&format!("step {step}: <... completed>\n"));
+                        render_outcome(&mut out, result);
+                    }
+                    Event::SetupError { what, error } => {
+                        out.push_str(&format!("error in {what}: "));
+                        render_error(&mut out, error);
+                    }
+                }
+            }
+            if let Some(f) = &p.failure {
+                out.push_str(&format!("permutation failed: {f}\n"));
+            }
+        }
+        out
+    }
+}
+
+impl InterleaveReport {
+    /// The target whose label or dialect name is `which`.
+    pub fn target(&self, which: &str) -> Option<&TargetReport> {
+        self.targets
+            .iter()
+            .find(|t| t.label == which)
+            .or_else(|| self.targets.iter().find(|t| t.dialect.name() == which))
+    }
+
+    /// Isolation-tester style output for the target whose label or dialect name is `which`
+    /// (empty when there is none).
+    pub fn render_text(&self, which: &str) -> String {
+        self.target(which)
+            .map(TargetReport::render_text)
+            .unwrap_or_default()
+    }
+
+    /// A table: one row per permutation, one column per target with its outcome.
+    pub fn render_summary(&self) -> String {
+        let mut table = Table::new();
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(160);
+        let mut header = vec![format!("{}: permutation", self.scenario)];
+        header.extend(self.targets.iter().map(|t| match &t.server_version {
+            Some(v) => format!("{} ({v})", t.label),
+            None => t.label.clone(),
+        }));
+        table.set_header(header);
+        let labels: Vec<String> = self
+            .targets
+            .iter()
+            .find(|t| t.skipped.is_none())
+            .map(|t| t.permutations.iter().map(|p| p.label.clone()).collect())
+            .unwrap_or_default();
+        for (i, label) in labels.iter().enumerate() {
+            let mut row = vec![label.clone()];
+            for t in &self.targets {
+                row.push(match (&t.skipped, t.permutations.get(i)) {
+                    (Some(reason), _) => format!("skipped: {reason}"),
+                    (None, Some(p)) => p.outcome(),
+                    (None, None) => "not run".into(),
+                });
+            }
+            table.add_row(row);
+        }
+        table.to_string()
+    }
+}
+
+/// True when `sql` contains a statement that returns rows (for printing `(0 rows)`).
+pub(crate) fn is_query(sql: &str) -> bool {
+    sql.split(';').any(|stmt| {
+        let first = stmt
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("--"))
+            .flat_map(|l| l.split_whitespace())
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        matches!(
+            first.as_str(),
+            "SELECT" | "WITH" | "VALUES" | "SHOW" | "TABLE" | "EXPLAIN"
+        ) || stmt.to_ascii_uppercase().contains("RETURNING")
+    })
+}

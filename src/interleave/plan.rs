@@ -1,0 +1,266 @@
+//! The validated interleaving plan the runner consumes: sessions, steps, permutations.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::db::Dialect;
+
+/// SQL that may differ per dialect: a shared text and/or per-dialect overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SqlText {
+    /// SQL for every dialect (`sql = "..."`, or a `.spec` block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub any: Option<String>,
+    /// SQL for PostgreSQL only (`postgres = "..."`), preferred over `any`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<String>,
+    /// SQL for MySQL/MariaDB only (`mysql = "..."`), preferred over `any`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<String>,
+}
+
+impl SqlText {
+    /// SQL shared by every dialect.
+    pub fn shared(sql: impl Into<String>) -> SqlText {
+        SqlText {
+            any: Some(sql.into()),
+            ..SqlText::default()
+        }
+    }
+
+    /// The SQL to run on `dialect`, if there is any.
+    pub fn for_dialect(&self, dialect: Dialect) -> Option<&str> {
+        let specific = match dialect {
+            Dialect::Postgres => self.postgres.as_deref(),
+            Dialect::Mysql => self.mysql.as_deref(),
+        };
+        specific.or(self.any.as_deref())
+    }
+}
+
+/// One named step: SQL run by one session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// The step's name, unique across sessions.
+    pub name: String,
+    /// Index of the session that runs it in [`InterleavePlan::sessions`].
+    pub session: usize,
+    /// The SQL, possibly per dialect.
+    pub sql: SqlText,
+}
+
+/// One session: its own connection, setup, steps (in order) and teardown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// The session's name.
+    pub name: String,
+    /// SQL run on the session's connection before each permutation.
+    pub setup: Vec<SqlText>,
+    /// SQL run on the session's connection after each permutation.
+    pub teardown: Vec<SqlText>,
+    /// Indices into [`InterleavePlan::steps`], in the session's own order.
+    pub steps: Vec<usize>,
+}
+
+/// A marker after a step in a permutation, as in PostgreSQL's isolation tester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blocker {
+    /// `(*)`: report the step as waiting as soon as it is launched; report it completed
+    /// at the first check after it completes.
+    Star,
+    /// `(other_step)`: the step is considered waiting until that step (an index into
+    /// [`InterleavePlan::steps`]) has completed.
+    Step(usize),
+}
+
+/// One entry of a permutation: a step and its markers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PermutationStep {
+    /// Index into [`InterleavePlan::steps`].
+    pub step: usize,
+    /// Markers, in written order.
+    pub blockers: Vec<Blocker>,
+}
+
+/// An order of steps across sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Permutation {
+    /// The steps to launch, in order.
+    pub steps: Vec<PermutationStep>,
+}
+
+/// Which file format a plan came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// A keyrace TOML scenario with `[[session]]` tables.
+    Toml,
+    /// A PostgreSQL isolation tester `.spec` file.
+    Spec,
+}
+
+/// The most permutations generated when a file lists none (every interleaving).
+pub const MAX_GENERATED_PERMUTATIONS: usize = 1000;
+
+/// A checked interleaving scenario; built by [`super::load`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterleavePlan {
+    /// The scenario name (`name = ...`, else the file stem); names expected-output files.
+    pub name: String,
+    /// What the scenario does.
+    pub description: Option<String>,
+    /// What it teaches.
+    pub teaches: Option<String>,
+    /// Where it was loaded from.
+    pub source: PathBuf,
+    /// TOML or `.spec`.
+    pub format: SourceFormat,
+    /// The dialects the scenario runs on; other targets are reported as skipped.
+    pub dialects: Vec<Dialect>,
+    /// SQL run once per permutation on a separate connection before the sessions start.
+    pub setup: Vec<SqlText>,
+    /// SQL run once per permutation on that connection after the sessions have closed.
+    pub teardown: Vec<SqlText>,
+    /// The sessions, in file order.
+    pub sessions: Vec<Session>,
+    /// Every step, in file order.
+    pub steps: Vec<Step>,
+    /// The permutations to run, listed or generated.
+    pub permutations: Vec<Permutation>,
+    /// True when the permutations were generated (none were listed).
+    pub permutations_generated: bool,
+    /// Fallback: how long a step may neither complete nor be seen blocked before it is
+    /// reported as waiting anyway (milliseconds).
+    pub wait_timeout_ms: u64,
+}
+
+impl InterleavePlan {
+    /// The names of a permutation's steps with their markers, as written in `.spec` files.
+    pub fn permutation_label(&self, p: &Permutation) -> String {
+        p.steps
+            .iter()
+            .map(|ps| {
+                let mut s = self.steps[ps.step].name.clone();
+                if !ps.blockers.is_empty() {
+                    let marks: Vec<String> = ps
+                        .blockers
+                        .iter()
+                        .map(|b| match b {
+                            Blocker::Star => "*".to_string(),
+                            Blocker::Step(i) => self.steps[*i].name.clone(),
+                        })
+                        .collect();
+                    s.push_str(&format!("({})", marks.join(",")));
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Why the plan cannot run on `dialect`, or `None` when it can.
+    pub fn unsupported_reason(&self, dialect: Dialect) -> Option<String> {
+        if !self.dialects.contains(&dialect) {
+            let names: Vec<&str> = self.dialects.iter().map(|d| d.name()).collect();
+            return Some(format!("scenario runs on {} only", names.join(", ")));
+        }
+        let missing = |what: &str, sql: &SqlText| {
+            sql.for_dialect(dialect)
+                .is_none()
+                .then(|| format!("{what} has no SQL for {dialect}"))
+        };
+        for s in self.setup.iter().chain(&self.teardown) {
+            if let Some(m) = missing("setup/teardown", s) {
+                return Some(m);
+            }
+        }
+        for sess in &self.sessions {
+            for s in sess.setup.iter().chain(&sess.teardown) {
+                if let Some(m) = missing(&format!("session {} setup/teardown", sess.name), s) {
+                    return Some(m);
+                }
+            }
+        }
+        self.steps
+            .iter()
+            .find_map(|st| missing(&format!("step {}", st.name), &st.sql))
+    }
+}
+
+/// Every interleaving of the sessions' steps that keeps each session's own order, in
+/// lexicographic order of session index; `None` when there would be more than `limit`.
+pub fn all_interleavings(sessions: &[Session], limit: usize) -> Option<Vec<Permutation>> {
+    fn go(
+        sessions: &[Session],
+        next: &mut Vec<usize>,
+        current: &mut Vec<usize>,
+        out: &mut Vec<Permutation>,
+        limit: usize,
+    ) -> bool {
+        if sessions
+            .iter()
+            .zip(next.iter())
+            .all(|(s, n)| *n == s.steps.len())
+        {
+            if out.len() == limit {
+                return false;
+            }
+            out.push(Permutation {
+                steps: current
+                    .iter()
+                    .map(|&step| PermutationStep {
+                        step,
+                        blockers: vec![],
+                    })
+                    .collect(),
+            });
+            return true;
+        }
+        for i in 0..sessions.len() {
+            if next[i] < sessions[i].steps.len() {
+                current.push(sessions[i].steps[next[i]]);
+                next[i] += 1;
+                let ok = go(sessions, next, current, out, limit);
+                next[i] -= 1;
+                current.pop();
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+    let mut out = Vec::new();
+    let mut next = vec![0; sessions.len()];
+    go(sessions, &mut next, &mut Vec::new(), &mut out, limit).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(steps: Vec<usize>) -> Session {
+        Session {
+            name: "s".into(),
+            setup: vec![],
+            teardown: vec![],
+            steps,
+        }
+    }
+
+    #[test]
+    fn interleavings_keep_session_order() {
+        let s = [session(vec![0, 1]), session(vec![2, 3])];
+        let all = all_interleavings(&s, 100).expect("within limit");
+        assert_eq!(all.len(), 6);
+        let orders: Vec<Vec<usize>> = all
+            .iter()
+            .map(|p| p.steps.iter().map(|x| x.step).collect())
+            .collect();
+        assert_eq!(orders[0], vec![0, 1, 2, 3]);
+        assert_eq!(orders[5], vec![2, 3, 0, 1]);
+        assert!(all_interleavings(&s, 5).is_none());
+    }
+}
