@@ -33,6 +33,7 @@ pub mod expect;
 pub mod interleave;
 pub mod metrics;
 pub mod plan;
+pub mod provision;
 pub mod report;
 pub mod runner;
 pub mod scenario;
