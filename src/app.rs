@@ -13,6 +13,7 @@ use crate::cli::RunArgs;
 use crate::db::{Conn, Dialect, info, redact_url};
 use crate::interleave;
 use crate::plan::Plan;
+use crate::provision::{self, ServerSpec};
 use crate::report::{self, InterleaveResult, Report, ScenarioReport, ServerInfo};
 use crate::runner::{self, Target};
 use crate::scenario::{self, Diagnostic};
@@ -418,16 +419,40 @@ pub fn write_results(
     Ok((json, html))
 }
 
-/// Resolves the servers for the dialects the plans need: a URL, or the default local service.
+/// The servers of one run, and the throwaway ones keyrace started for it (stopped by
+/// [`Resolved::stop`], or synchronously when dropped on an error path or a panic).
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// Every server, in column order.
+    pub servers: Vec<Server>,
+    /// Servers keyrace started (local processes, containers).
+    pub provisioned: Vec<provision::Server>,
+}
+
+impl Resolved {
+    /// Stops every server keyrace started and removes its directory.
+    pub async fn stop(self) {
+        for p in self.provisioned {
+            if let Err(e) = p.stop().await {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// Resolves the servers for the dialects the scenarios need. Each `--postgres` / `--mysql`
+/// spec is a URL, `local`, `docker[:IMAGE:TAG]` or `auto`; with none given, `auto`: the
+/// environment's URL, else Docker if an engine answers, else a throwaway local server.
 ///
-/// Errors: [`AppError::Server`] when one cannot be reached.
+/// Errors: [`AppError::Usage`] for a bad spec; [`AppError::Server`] when a server cannot be
+/// started or reached (the message says what to install or set); cancelled by Ctrl-C.
 pub async fn resolve_servers(
     scenarios: &Scenarios,
     args: &RunArgs,
-) -> Result<Vec<Server>, AppError> {
-    let wanted = dialects(args)?;
-    let mut servers = Vec::new();
-    for dialect in wanted {
+    cancel: &CancellationToken,
+) -> Result<Resolved, AppError> {
+    let mut resolved = Resolved::default();
+    for dialect in dialects(args)? {
         let needed = scenarios
             .plans
             .iter()
@@ -444,22 +469,33 @@ pub async fn resolve_servers(
             Dialect::Mysql => &args.mysql,
         };
         let specs: Vec<String> = if specs.is_empty() {
-            vec![default_url(dialect).to_string()]
+            vec!["auto".to_string()]
         } else {
             specs.clone()
         };
         for spec in specs {
-            if !spec.contains("://") {
-                return Err(AppError::Usage(format!(
-                    "--{dialect} {spec}: give a URL such as {}",
-                    default_url(dialect)
-                )));
+            let parsed =
+                ServerSpec::parse(dialect, &spec).map_err(|e| AppError::Usage(e.to_string()))?;
+            let started = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(AppError::Server("interrupted while starting the servers".into())),
+                r = provision::start(dialect, &parsed) => r.map_err(|e| AppError::Server(e.to_string()))?,
+            };
+            let provider = started.provider.to_string();
+            let server = connect_server(dialect, &started.url, &provider, started.startup_ms).await;
+            if provider != "url" {
+                resolved.provisioned.push(started);
             }
-            servers.push(connect_server(dialect, &spec, "url", None).await?);
+            let mut server = server?;
+            if provider != "url" {
+                server.info.database = format!("{} ({provider})", server.info.database);
+                server.target.label = server.info.database.clone();
+            }
+            resolved.servers.push(server);
         }
     }
-    disambiguate(&mut servers);
-    Ok(servers)
+    disambiguate(&mut resolved.servers);
+    Ok(resolved)
 }
 
 /// `keyrace run`, from loading scenarios to writing results.
@@ -468,14 +504,25 @@ pub async fn resolve_servers(
 /// failing expectations are not errors (see [`Report::all_held`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
     let scenarios = load_all(&args.paths)?;
-    let servers = resolve_servers(&scenarios, args).await?;
+    let resolved = resolve_servers(&scenarios, args, cancel).await?;
+    let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
+    resolved.stop().await;
+    result
+}
+
+async fn run_on(
+    scenarios: &Scenarios,
+    servers: &[Server],
+    args: &RunArgs,
+    cancel: &CancellationToken,
+) -> Result<RunOutcome, AppError> {
     if servers.is_empty() {
         return Err(AppError::Usage(
             "no server to run on: the scenarios support none of the selected dialects".into(),
         ));
     }
     let command = args.paths.iter().map(|p| p.display().to_string()).collect();
-    let mut report = run_plans(&scenarios.plans, &servers, args, command, cancel).await;
+    let mut report = run_plans(&scenarios.plans, servers, args, command, cancel).await;
     for plan in &scenarios.interleavings {
         if cancel.is_cancelled() {
             report.interrupted = true;
@@ -483,7 +530,7 @@ pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcom
         }
         report
             .interleavings
-            .push(run_interleaving(plan, &servers, args, cancel).await?);
+            .push(run_interleaving(plan, servers, args, cancel).await?);
     }
     let (json_path, html_path) = write_results(&report, args)?;
     Ok(RunOutcome {

@@ -32,6 +32,9 @@ pub enum Command {
     Show(ShowArgs),
     /// List the built-in strategies and where they exist.
     Strategies,
+    /// Stop throwaway servers left by a keyrace that was killed (SIGKILL), and remove their
+    /// directories. Every keyrace command does this first; this one does only that.
+    Reap,
 }
 
 /// `keyrace run`
@@ -40,8 +43,10 @@ pub struct RunArgs {
     /// Scenario files (.toml, .spec) or directories searched recursively.
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
-    /// PostgreSQL server: a URL (postgres://user:pass@host:port/db), `local`, `docker`,
-    /// `docker:IMAGE:TAG` or `auto`. Repeat to compare servers side by side.
+    /// PostgreSQL server: a URL (postgres://user:pass@host:port/db), `local` (a throwaway
+    /// server from the installed binaries), `docker` / `docker:IMAGE:TAG` (e.g.
+    /// docker:postgres:17), or `auto` (the default: URL, else Docker, else local). Repeat to
+    /// compare servers side by side.
     #[arg(
         long = "postgres",
         env = "KEYRACE_POSTGRES_URL",
@@ -49,8 +54,9 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub postgres: Vec<String>,
-    /// MySQL/MariaDB server: a URL (mysql://user:pass@host:port/db), `local`, `docker`,
-    /// `docker:IMAGE:TAG` or `auto`. Repeat to compare servers side by side.
+    /// MySQL/MariaDB server: a URL (mysql://user:pass@host:port/db), `local`, `docker` /
+    /// `docker:IMAGE:TAG` (e.g. docker:mysql:8.4, docker:mariadb:11.4), or `auto` (the
+    /// default). Repeat to compare servers side by side.
     #[arg(
         long = "mysql",
         env = "KEYRACE_MYSQL_URL",

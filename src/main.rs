@@ -24,7 +24,23 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    // Last line of defence: throwaway servers are stopped however main is left.
+    let _stop_all = keyrace::provision::StopAllOnDrop;
+    let reaped = keyrace::provision::reap_orphans();
+    for r in &reaped.reaped {
+        eprintln!(
+            "reaped a throwaway server left by a killed keyrace (pid {}): {}",
+            r.owner_pid,
+            r.dir.display()
+        );
+    }
     match cli.command {
+        Command::Reap => {
+            if reaped.reaped.is_empty() {
+                eprintln!("no orphaned throwaway servers");
+            }
+            ExitCode::SUCCESS
+        }
         Command::Run(args) => run(args),
         Command::Check(args) => match app::load_all(&args.paths) {
             Ok(found) => {
@@ -91,22 +107,19 @@ fn run(args: keyrace::cli::RunArgs) -> ExitCode {
     };
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        {
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("\ninterrupted: finishing the current step, dropping the run's databases, writing partial results (Ctrl-C again to abort)");
-                    cancel.cancel();
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        std::process::exit(130);
-                    }
-                }
-            });
+        // First SIGINT/SIGTERM/SIGHUP: cancel, finish the step, drop databases, stop servers,
+        // write partial results. Second: stop servers at once and exit 130.
+        if let Err(e) = keyrace::provision::install_signal_handlers(cancel.clone()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
         match app::run(&args, &cancel).await {
             Ok(out) => {
                 if args.json {
-                    println!("{}", serde_json::to_string_pretty(&out.report).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&out.report).unwrap_or_default()
+                    );
                 } else {
                     print!("{}", report::table::render(&out.report));
                 }

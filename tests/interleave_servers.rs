@@ -5,6 +5,8 @@
 //! The tests in this file run one at a time (a shared lock): InnoDB's lock views are a cache,
 //! and two monitors polling it at once would see stale snapshots.
 
+mod common;
+
 use std::path::Path;
 
 use keyrace::db::{Dialect, Outcome};
@@ -14,10 +16,7 @@ use tokio_util::sync::CancellationToken;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn targets(which: &[Dialect]) -> Vec<Target> {
-    Target::defaults()
-        .into_iter()
-        .filter(|t| which.contains(&t.dialect))
-        .collect()
+    common::interleave_targets(which)
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -243,16 +242,20 @@ async fn bundled_scenarios_repeat_their_expected_output() {
     assert!(files.len() >= 6);
     for file in files {
         let plan = interleave::load(&file).unwrap_or_else(|d| panic!("{d}"));
-        let reports =
-            interleave::run_repeated(&plan, &Target::defaults(), CancellationToken::new(), 20)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot run {} (are both servers up?): {}",
-                        file.display(),
-                        chain(&e)
-                    )
-                });
+        let reports = interleave::run_repeated(
+            &plan,
+            &common::interleave_targets(&Dialect::ALL),
+            CancellationToken::new(),
+            20,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} (are both servers up?): {}",
+                file.display(),
+                chain(&e)
+            )
+        });
         for (i, r) in reports.iter().enumerate() {
             let diffs = interleave::check_expected(r, &dir.join("expected"), false)
                 .expect("expected files readable");

@@ -189,19 +189,16 @@ fn interrupt_with(sig: libc::c_int, name: &str) {
 }
 
 #[test]
-#[ignore = "needs `keyrace run --postgres local --mysql local` wired to keyrace::provision"]
 fn sigint_stops_servers_and_removes_directories() {
     interrupt_with(libc::SIGINT, "SIGINT");
 }
 
 #[test]
-#[ignore = "needs `keyrace run --postgres local --mysql local` wired to keyrace::provision"]
 fn sigterm_stops_servers_and_removes_directories() {
     interrupt_with(libc::SIGTERM, "SIGTERM");
 }
 
 #[test]
-#[ignore = "needs `keyrace run --postgres local --mysql local` and `keyrace reap` wired to keyrace::provision"]
 fn sigkill_leaves_orphans_that_the_next_start_reaps() {
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();

@@ -10,6 +10,10 @@ use std::time::Duration;
 use keyrace::db::{Conn, Dialect};
 use keyrace::provision::{self, Marker, Provider, Server, ServerSpec};
 
+/// stop_all_blocking stops every server of this process: that test runs alone, the others
+/// share the process with each other.
+static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn available(dialect: Dialect) -> bool {
     let found = match dialect {
         Dialect::Postgres => provision::find_pg_binaries().is_some(),
@@ -87,6 +91,7 @@ fn assert_gone(pid: u32, port: u16, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_postgres_starts_answers_and_stops() {
+    let _serial = EXCLUSIVE.read().await;
     if !available(Dialect::Postgres) {
         return;
     }
@@ -114,6 +119,7 @@ async fn local_postgres_starts_answers_and_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_mysql_starts_answers_and_stops() {
+    let _serial = EXCLUSIVE.read().await;
     if !available(Dialect::Mysql) {
         return;
     }
@@ -141,6 +147,7 @@ async fn local_mysql_starts_answers_and_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_server_cleans_up() {
+    let _serial = EXCLUSIVE.read().await;
     for dialect in Dialect::ALL {
         if !available(dialect) {
             continue;
@@ -158,6 +165,7 @@ async fn dropping_a_server_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_all_blocking_stops_servers_and_stop_stays_idempotent() {
+    let _serial = EXCLUSIVE.write().await;
     if !available(Dialect::Mysql) {
         return;
     }
@@ -189,6 +197,7 @@ fn forge_dead_owner(dir: &Path) -> i32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reaper_stops_orphans_and_spares_live_owners() {
+    let _serial = EXCLUSIVE.read().await;
     for dialect in Dialect::ALL {
         if !available(dialect) {
             continue;
@@ -227,6 +236,7 @@ async fn reaper_stops_orphans_and_spares_live_owners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reaper_treats_a_reused_owner_pid_as_dead() {
+    let _serial = EXCLUSIVE.read().await;
     if !available(Dialect::Mysql) {
         return;
     }
@@ -251,6 +261,7 @@ async fn reaper_treats_a_reused_owner_pid_as_dead() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_provider_uses_the_given_server() {
+    let _serial = EXCLUSIVE.read().await;
     let url = std::env::var("KEYRACE_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
     let spec = ServerSpec::parse(Dialect::Mysql, &url).unwrap();
@@ -264,6 +275,7 @@ async fn url_provider_uses_the_given_server() {
 /// Start-up times of three starts per local provider (printed; run with --nocapture).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn startup_times_stay_under_three_seconds() {
+    let _serial = EXCLUSIVE.read().await;
     for dialect in Dialect::ALL {
         if !available(dialect) {
             continue;
