@@ -19,6 +19,11 @@ pub struct Cli {
     /// Log more (-v: info, -vv: debug); or set RUST_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Threads that drive the sessions: 1 runs them all on one thread (the least CPU taken
+    /// from a server on the same machine); N > 1 uses a work-stealing runtime with N threads.
+    #[arg(long, global = true, env = "KEYRACE_THREADS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
 }
 
 /// The subcommands.

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, cli.threads),
         Command::Check(args) => match app::load_all(&args.paths) {
             Ok(found) => {
                 for p in found.plans {
@@ -94,11 +94,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: keyrace::cli::RunArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
+    // One thread by default: the sessions spend their time waiting on the server, and on a
+    // machine the server shares every cross-thread wake-up (futex, work stealing) is CPU
+    // taken from it. `--threads N` for a work-stealing runtime when the client needs more.
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(usize::from(threads));
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

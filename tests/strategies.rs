@@ -100,17 +100,26 @@ async fn racy_strategies_raise_unique_violations_and_atomic_ones_do_not() {
     let report = common::run_toml(&signup(&all_names(), "read-committed"), &Dialect::ALL).await;
     for d in Dialect::ALL {
         // The race is real for a check before the insert, on both engines.
-        for racy in [
-            "check-then-insert",
-            "select-for-update-then-insert",
-            "insert-where-not-exists",
-        ] {
+        for racy in ["check-then-insert", "select-for-update-then-insert"] {
             let r = common::result(&report, racy, d);
             assert!(
                 r.outcomes.unique_violation > 0,
                 "{racy} on {d}: expected unique violations, got {:?}",
                 r.outcomes
             );
+        }
+        // One INSERT … WHERE NOT EXISTS statement narrows the window but does not close it:
+        // it never avoids the violation by itself, and on PostgreSQL it shows up every run
+        // (on InnoDB it is rarer and timing-dependent, so not asserted per run).
+        let r = common::result(&report, "insert-where-not-exists", d);
+        assert_eq!(
+            r.outcomes.unique_violation + r.outcomes.existed,
+            ROUNDS * (WORKERS - 1),
+            "{d}: {:?}",
+            r.outcomes
+        );
+        if d == Dialect::Postgres {
+            assert!(r.outcomes.unique_violation > 0, "{:?}", r.outcomes);
         }
         // Caught and turned into "existed".
         let r = common::result(&report, "insert-catch-select", d);

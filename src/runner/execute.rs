@@ -44,7 +44,8 @@ pub struct OpResult {
     pub retries: u32,
 }
 
-const SAVEPOINT: &str = "keyrace_sp";
+const SAVEPOINT: &str = "SAVEPOINT keyrace_sp";
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT keyrace_sp";
 
 async fn run_step(
     conn: &mut Conn,
@@ -135,7 +136,7 @@ async fn run_steps(
             continue;
         }
         if savepoint && !matches!(step.effect, Effect::Read | Effect::Lock) {
-            conn.batch(&format!("SAVEPOINT {SAVEPOINT}")).await?;
+            conn.batch_static(SAVEPOINT).await?;
         }
         run_step(conn, step, st, v).await?;
     }
@@ -144,7 +145,7 @@ async fn run_steps(
 
 async fn rollback(conn: &mut Conn) {
     // After a deadlock InnoDB has already rolled back; after an error PostgreSQL needs it.
-    let _ = conn.batch("ROLLBACK").await;
+    let _ = conn.batch_static("ROLLBACK").await;
 }
 
 /// The main steps inside BEGIN … COMMIT (when the program is transactional); on error the
@@ -158,14 +159,14 @@ async fn body(
     open: &mut bool,
 ) -> Result<(), DbError> {
     if p.transaction {
-        conn.batch("BEGIN").await?;
+        conn.batch_static("BEGIN").await?;
         *open = true;
     }
     run_steps(conn, &p.steps, st, v, savepoint).await?;
     if p.transaction {
         // A failed COMMIT ends the transaction (PostgreSQL answers ROLLBACK): nothing to roll back.
         *open = false;
-        conn.batch("COMMIT").await?;
+        conn.batch_static("COMMIT").await?;
     }
     Ok(())
 }
@@ -181,11 +182,11 @@ async fn fallback(
 ) -> Result<(), DbError> {
     let new_tx = p.transaction && !in_tx;
     if new_tx {
-        conn.batch("BEGIN").await?;
+        conn.batch_static("BEGIN").await?;
     }
     let r = run_steps(conn, &p.fallback, st, v, false).await;
     if r.is_ok() && (in_tx || new_tx) {
-        return conn.batch("COMMIT").await;
+        return conn.batch_static("COMMIT").await;
     }
     r
 }
@@ -215,8 +216,7 @@ async fn attempt(
                 st.inserted = false;
                 st.updated = false;
                 let r = if savepoint && open {
-                    conn.batch(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
-                        .await?;
+                    conn.batch_static(ROLLBACK_TO_SAVEPOINT).await?;
                     fallback(conn, p, &mut st, v, true).await
                 } else {
                     if open {

@@ -244,10 +244,12 @@ async fn run_in_database(
         barrier: Barrier::new(w.workers),
         stop: AtomicBool::new(false),
         cancel: run_cancel.clone(),
+        stop_now: worker::StopSignal::new(w.workers),
         deadline: w.duration.map(|d| start + d),
         url: url.to_string(),
         session_sql: session,
     });
+    let watcher = tokio::spawn(worker::watch_cancel(shared.clone()));
     let handles: Vec<_> = workers
         .into_iter()
         .enumerate()
@@ -287,6 +289,7 @@ async fn run_in_database(
     }
     let elapsed = start.elapsed();
     ticker.abort();
+    watcher.abort();
     done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
     for c in conns {
         c.close().await;

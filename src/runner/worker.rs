@@ -1,10 +1,15 @@
 //! One worker: a dedicated connection running operations on its own keys, recording into its
 //! own [`Recorder`]; released together with the others per round in rounds mode.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 
@@ -32,12 +37,132 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// Stops the run (Ctrl-C, or a worker that lost its connection).
     pub cancel: CancellationToken,
+    /// `cancel` as the workers see it: a flag and one waker per worker, set by
+    /// [`watch_cancel`]. Polling a `CancellationToken::cancelled()` per operation locks the
+    /// token's and its `Notify`'s mutexes, shared by all workers, several times per operation;
+    /// this is one relaxed load and, while an operation waits, a lock-free waker slot.
+    pub stop_now: StopSignal,
     /// When set, workers stop at this instant.
     pub deadline: Option<Instant>,
     /// Reconnects a worker whose connection broke.
     pub url: String,
     /// Session settings (isolation level, lock timeout) applied to every connection.
     pub session_sql: String,
+}
+
+/// A cancellation flag the workers can poll cheaply (see [`Shared::stop_now`]).
+pub struct StopSignal {
+    flag: AtomicBool,
+    wakers: Box<[AtomicWaker]>,
+}
+
+impl StopSignal {
+    /// A signal for `workers` workers.
+    pub fn new(workers: usize) -> StopSignal {
+        StopSignal {
+            flag: AtomicBool::new(false),
+            wakers: (0..workers).map(|_| AtomicWaker::new()).collect(),
+        }
+    }
+
+    /// True once the run was cancelled.
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Sets the flag and wakes every worker waiting on [`StopSignal::wait`].
+    pub fn set(&self) {
+        self.flag.store(true, Ordering::Release);
+        for w in self.wakers.iter() {
+            w.wake();
+        }
+    }
+
+    /// Completes once the signal is set; for worker `worker`.
+    pub fn wait(&self, worker: usize) -> StopWait<'_> {
+        StopWait {
+            signal: self,
+            worker,
+        }
+    }
+}
+
+/// The future of [`StopSignal::wait`].
+pub struct StopWait<'a> {
+    signal: &'a StopSignal,
+    worker: usize,
+}
+
+impl Future for StopWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.is_set() {
+            return Poll::Ready(());
+        }
+        self.signal.wakers[self.worker].register(cx.waker());
+        if self.signal.is_set() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Sets `shared.stop_now` when `shared.cancel` is cancelled; spawn it next to the workers
+/// and abort it when they are done.
+pub async fn watch_cancel(shared: Arc<Shared>) {
+    shared.cancel.cancelled().await;
+    shared.stop_now.set();
+}
+
+/// Acknowledged writes per key number, counted in a dense array while the key space is
+/// small enough (no hashing per operation), else in a map.
+enum Acked {
+    Dense(Vec<u64>),
+    Sparse(HashMap<u64, u64>),
+}
+
+impl Acked {
+    /// Dense up to this many keys (8 MiB of counters per worker at most).
+    const DENSE_MAX: u64 = 1 << 20;
+
+    fn new(w: &Workload) -> Acked {
+        if w.mode == Mode::Random && w.keys <= Self::DENSE_MAX {
+            Acked::Dense(vec![0; w.keys as usize])
+        } else {
+            Acked::Sparse(HashMap::new())
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, k: u64) {
+        match self {
+            Acked::Dense(v) if (k as usize) < v.len() => v[k as usize] += 1,
+            Acked::Dense(v) => {
+                let mut m = dense_to_map(std::mem::take(v));
+                *m.entry(k).or_default() += 1;
+                *self = Acked::Sparse(m);
+            }
+            Acked::Sparse(m) => *m.entry(k).or_default() += 1,
+        }
+    }
+
+    fn into_map(self) -> HashMap<u64, u64> {
+        match self {
+            Acked::Dense(v) => dense_to_map(v),
+            Acked::Sparse(m) => m,
+        }
+    }
+}
+
+fn dense_to_map(v: Vec<u64>) -> HashMap<u64, u64> {
+    v.into_iter()
+        .enumerate()
+        .filter(|&(_, n)| n > 0)
+        .map(|(k, n)| (k as u64, n))
+        .collect()
 }
 
 /// Why a worker stopped early.
@@ -58,6 +183,9 @@ pub async fn run(
 ) -> (Recorder, Option<WorkerFailure>, Conn) {
     let w = &shared.workload;
     let mut rec = Recorder::default();
+    let mut acked_keys = Acked::new(w);
+    let stop = shared.stop_now.wait(worker);
+    tokio::pin!(stop);
     let mut keys = KeyGen::new(w, worker);
     let mut key_text = KeyText::new(&shared.table);
     let mut payload = String::with_capacity(32);
@@ -69,14 +197,14 @@ pub async fn run(
         if w.mode == Mode::Rounds {
             let synced = tokio::select! {
                 biased;
-                _ = shared.cancel.cancelled() => false,
+                _ = &mut stop => false,
                 r = shared.barrier.wait() => {
                     if r.is_leader() {
                         shared.stop.store(shared.deadline.is_some_and(|d| Instant::now() >= d), Ordering::Relaxed);
                     }
                     tokio::select! {
                         biased;
-                        _ = shared.cancel.cancelled() => false,
+                        _ = &mut stop => false,
                         _ = shared.barrier.wait() => !shared.stop.load(Ordering::Relaxed),
                     }
                 }
@@ -84,9 +212,12 @@ pub async fn run(
             if !synced {
                 break;
             }
-        } else if shared.cancel.is_cancelled()
-            || shared.deadline.is_some_and(|d| Instant::now() >= d)
-        {
+        } else if shared.stop_now.is_set() {
+            break;
+        }
+        // One clock read per operation: the deadline check and the start of the latency.
+        let start = Instant::now();
+        if shared.deadline.is_some_and(|d| start >= d) {
             break;
         }
         let k = keys.next(seq);
@@ -105,7 +236,6 @@ pub async fn run(
             seq: seq as i64,
             payload: &payload,
         };
-        let start = Instant::now();
         let jitter = keys.jitter();
         let fut = operation(&mut conn, &shared.program, &values, |retry| {
             let base = backoff_base.saturating_mul(1 << retry.min(16)).min(100_000);
@@ -113,7 +243,7 @@ pub async fn run(
         });
         let result = tokio::select! {
             biased;
-            _ = shared.cancel.cancelled() => break,
+            _ = &mut stop => break,
             r = fut => r,
         };
         let elapsed = start.elapsed();
@@ -133,7 +263,7 @@ pub async fn run(
             result.outcome == Outcome::Inserted
         };
         if acked {
-            *rec.acked.entry(k).or_default() += 1;
+            acked_keys.add(k);
         }
         if let Some(e) = &result.error {
             if e.class == Outcome::Other {
@@ -164,5 +294,6 @@ pub async fn run(
         }
     }
     shared.done.fetch_add(pending_progress, Ordering::Relaxed);
+    rec.acked = acked_keys.into_map();
     (rec, failure, conn)
 }

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# keyrace's client cost against the reference clients, on the same machine, server, table and
+# key set: pgbench -M prepared (PostgreSQL) and sysbench (MariaDB), each running one upsert per
+# operation in autocommit, then keyrace's built-in upsert on the equivalent scenario
+# (benches/upsert-pg.toml, benches/upsert-my.toml), at 16 and 64 clients.
+#
+# The tools alternate (peer first on odd repetitions, keyrace first on even ones); each cell is
+# repeated REPS times and the medians compared. Both sides open their connections first and are
+# measured over the same fixed duration from their start (pgbench reports tps without the
+# initial connection time; keyrace measures from the release of its already connected
+# workers; sysbench counts events over its run time after thread_init). Prints one line per
+# cell:
+#   cell=<pgbench|sysbench>-c<clients> keyrace_ops_per_sec=<x> peer_ops_per_sec=<y> ratio=<x/y>
+# and writes them with the environment to results/bench-<date>.md.
+#
+# Environment: KEYRACE_POSTGRES_URL / KEYRACE_MYSQL_URL (defaults: the local servers as the
+# README sets them up), DURATION (seconds, default 10), REPS (default 3), CLIENTS (default
+# "16 64"), CELLS (default "pgbench sysbench"), KEYRACE_THREADS (keyrace's runtime threads).
+# Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+REPS=${REPS:-3}
+CLIENTS=${CLIENTS:-"16 64"}
+CELLS=${CELLS:-"pgbench sysbench"}
+PG_HOST=${PG_HOST:-127.0.0.1}
+PG_PORT=${PG_PORT:-5432}
+PG_USER=${PG_USER:-postgres}
+MY_HOST=${MY_HOST:-127.0.0.1}
+MY_PORT=${MY_PORT:-3306}
+MY_USER=${MY_USER:-root}
+PG_URL=${KEYRACE_POSTGRES_URL:-postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres}
+MY_URL=${KEYRACE_MYSQL_URL:-mysql://$MY_USER@$MY_HOST:$MY_PORT/test}
+PG_DB=keyrace_pgbench
+MY_DB=keyrace_sysbench
+KEYRACE=target/release/keyrace
+WORK=$(mktemp -d /tmp/keyrace-compare.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf '[compare] %s\n' "$*" >&2; }
+
+log "building the release binary"
+cargo build --release --quiet --bin keyrace
+
+if [[ " $CELLS " == *" sysbench "* ]] && ! command -v sysbench >/dev/null; then
+  log "installing sysbench"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sysbench >/dev/null
+fi
+
+psql_() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -qtAX "$@"; }
+my_() { mariadb -h"$MY_HOST" -P"$MY_PORT" -u"$MY_USER" -N -B "$@"; }
+
+max_clients=0
+for c in $CLIENTS; do ((c > max_clients)) && max_clients=$c; done
+if [[ " $CELLS " == *" pgbench "* ]]; then
+  pg_max=$(psql_ -d postgres -c 'SHOW max_connections')
+  ((pg_max >= max_clients + 5)) || { log "PostgreSQL max_connections=$pg_max < $max_clients clients + 5"; exit 2; }
+  psql_ -d postgres -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
+  psql_ -d $PG_DB -c "CREATE TABLE counters (k BIGINT PRIMARY KEY, n BIGINT NOT NULL)"
+fi
+if [[ " $CELLS " == *" sysbench "* ]]; then
+  my_max=$(my_ -e 'SELECT @@max_connections')
+  ((my_max >= max_clients + 5)) || { log "MariaDB max_connections=$my_max < $max_clients clients + 5"; exit 2; }
+  my_ -e "DROP DATABASE IF EXISTS $MY_DB; CREATE DATABASE $MY_DB;
+          CREATE TABLE $MY_DB.counters (k BIGINT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB"
+fi
+
+# Each run starts from an empty table after a checkpoint, like keyrace's fresh database.
+run_pgbench() { # clients -> tps
+  psql_ -d $PG_DB -c 'TRUNCATE counters' -c 'CHECKPOINT'
+  pgbench -n -M prepared -f benches/pgbench-upsert.sql -c "$1" -j 1 -T "$DURATION" \
+    -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" $PG_DB 2>"$WORK/pgbench.err" >"$WORK/pgbench.out" \
+    || { cat "$WORK/pgbench.err" >&2; return 1; }
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1
+}
+
+run_sysbench() { # clients -> events per second
+  my_ -e "TRUNCATE $MY_DB.counters"
+  sysbench benches/sysbench-upsert.lua --db-driver=mysql --mysql-host="$MY_HOST" \
+    --mysql-port="$MY_PORT" --mysql-user="$MY_USER" --mysql-db=$MY_DB --threads="$1" \
+    --time="$DURATION" --events=0 --report-interval=0 run >"$WORK/sysbench.out" 2>&1 \
+    || { cat "$WORK/sysbench.out" >&2; return 1; }
+  sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$WORK/sysbench.out" | head -1
+}
+
+run_keyrace() { # dialect clients -> ops_per_sec
+  local dialect=$1 clients=$2 scenario out
+  out="$WORK/keyrace-out"
+  rm -rf "$out"
+  if [[ $dialect == postgres ]]; then
+    psql_ -d postgres -c 'CHECKPOINT'
+    scenario=benches/upsert-pg.toml
+  else
+    scenario=benches/upsert-my.toml
+  fi
+  "$KEYRACE" run "$scenario" --only "$dialect" --postgres "$PG_URL" --mysql "$MY_URL" \
+    --workers "$clients" --duration "${DURATION}s" --out "$out" --quiet --no-html \
+    >"$WORK/keyrace.log" 2>&1 || { cat "$WORK/keyrace.log" >&2; return 1; }
+  python3 - "$out" <<'EOF'
+import json, pathlib, sys
+f = sorted(pathlib.Path(sys.argv[1]).glob("*.json"))[-1]
+r = json.load(open(f))
+def find(o):
+    if isinstance(o, dict):
+        if "ops_per_sec" in o:
+            yield o["ops_per_sec"]
+        for v in o.values():
+            yield from find(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from find(v)
+print(next(find(r)))
+EOF
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+lines=()
+details=()
+for cell in $CELLS; do
+  if [[ $cell == pgbench ]]; then dialect=postgres; else dialect=mysql; fi
+  for c in $CLIENTS; do
+    ks=() ps=()
+    for rep in $(seq 1 "$REPS"); do
+      if ((rep % 2 == 1)); then
+        p=$(run_$cell "$c"); k=$(run_keyrace $dialect "$c")
+      else
+        k=$(run_keyrace $dialect "$c"); p=$(run_$cell "$c")
+      fi
+      log "$cell-c$c rep $rep: keyrace $k peer $p"
+      ks+=("$k") ps+=("$p")
+    done
+    km=$(median "${ks[@]}") pm=$(median "${ps[@]}")
+    ratio=$(awk -v k="$km" -v p="$pm" 'BEGIN {printf "%.3f", k / p}')
+    line="cell=$cell-c$c keyrace_ops_per_sec=$(printf '%.0f' "$km") peer_ops_per_sec=$(printf '%.0f' "$pm") ratio=$ratio"
+    echo "$line"
+    lines+=("$line")
+    details+=("| $cell-c$c | ${ks[*]} | ${ps[*]} |")
+  done
+done
+
+[[ " $CELLS " == *" pgbench "* ]] && psql_ -d postgres -c "DROP DATABASE IF EXISTS $PG_DB"
+[[ " $CELLS " == *" sysbench "* ]] && my_ -e "DROP DATABASE IF EXISTS $MY_DB"
+
+date_=$(date +%F)
+md="results/bench-$date_.md"
+{
+  echo "# keyrace vs pgbench / sysbench, $date_"
+  echo
+  echo '```'
+  printf '%s\n' "${lines[@]}"
+  echo '```'
+  echo
+  echo "Medians of $REPS alternating runs of ${DURATION}s per tool and cell; 1000 keys uniform,"
+  echo "one upsert per operation in autocommit, empty table at the start of every run."
+  echo
+  echo "| cell | keyrace ops/s per run | peer ops/s per run |"
+  echo "|---|---|---|"
+  printf '%s\n' "${details[@]}"
+  echo
+  echo "## Environment"
+  echo
+  echo "- host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "- cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+  echo "- load average before the write-up: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- keyrace: $("$KEYRACE" --version) (release build, $(git rev-parse --short HEAD)$(git diff --quiet || echo ', dirty')), KEYRACE_THREADS=${KEYRACE_THREADS:-default}"
+  echo "- $(cargo --version)"
+  if [[ " $CELLS " == *" pgbench "* ]]; then
+    echo "- $(pgbench --version) -M prepared -j 1, script benches/pgbench-upsert.sql"
+    echo "- PostgreSQL: $(psql_ -d postgres -c 'SELECT version()')"
+    echo "  - $(psql_ -d postgres -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('max_connections','shared_buffers','synchronous_commit','fsync','wal_level','max_wal_size','checkpoint_timeout')")"
+  fi
+  if [[ " $CELLS " == *" sysbench "* ]]; then
+    echo "- $(sysbench --version), script benches/sysbench-upsert.lua (server-side prepared statement)"
+    echo "- MariaDB: $(my_ -e 'SELECT version()')"
+    echo "  - $(my_ -e "SELECT CONCAT('max_connections=', @@max_connections, ', innodb_buffer_pool_size=', @@innodb_buffer_pool_size, ', innodb_flush_log_at_trx_commit=', @@innodb_flush_log_at_trx_commit, ', log_bin=', @@log_bin, ', sync_binlog=', @@sync_binlog)")"
+  fi
+} >"$md"
+log "wrote $md"
