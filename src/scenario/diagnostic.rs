@@ -32,13 +32,13 @@ impl Diagnostic {
         span: Range<usize>,
         message: impl Into<String>,
     ) -> Diagnostic {
-        let start = span.start.min(text.len());
-        let end = span.end.clamp(start, text.len());
+        let start = floor_char_boundary(text, span.start.min(text.len()));
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         let line = text[..start].matches('\n').count() + 1;
         let column = text[line_start..start].chars().count() + 1;
-        let width = text[start..end.min(line_end)].chars().count().max(1);
+        let end = floor_char_boundary(text, span.end.clamp(start, line_end));
+        let width = text[start..end].chars().count().max(1);
         Diagnostic {
             path: path.to_path_buf(),
             line,
@@ -63,7 +63,22 @@ impl Diagnostic {
         }
     }
 
+    /// A diagnostic without a location (line and column 0): rendered `path: error: message`.
+    pub fn whole_file(path: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+            source_line: String::new(),
+            width: 0,
+        }
+    }
+
     fn render(&self) -> String {
+        if self.line == 0 {
+            return format!("{}: error: {}", self.path.display(), self.message);
+        }
         let mut s = format!(
             "{}:{}:{}: error: {}",
             self.path.display(),
@@ -90,9 +105,29 @@ impl Diagnostic {
     }
 }
 
+/// The largest char boundary at or before `i` (spans from parsers may point inside a
+/// multi-byte character).
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_inside_a_multibyte_character_do_not_panic() {
+        let text = "name = \"é\"\n";
+        let d = Diagnostic::at(Path::new("f.toml"), text, 9..10, "x");
+        assert_eq!((d.line, d.column), (1, 9));
+        assert_eq!(
+            Diagnostic::whole_file(Path::new("f"), "gone").to_string(),
+            "f: error: gone"
+        );
+    }
 
     #[test]
     fn locates_line_and_column() {
