@@ -89,23 +89,11 @@ impl Conn {
         let dialect = self.dialect();
         let r = match self {
             Conn::Pg(c) => {
-                let mut q = sqlx::query::<sqlx::Postgres>(sql.clone());
-                for p in params {
-                    q = match *p {
-                        Param::Int(v) => q.bind(v),
-                        Param::Text(v) => q.bind(v),
-                    };
-                }
+                let q = bind_params(sqlx::query::<sqlx::Postgres>(sql.clone()), params);
                 q.execute(&mut *c).await.map(|r| r.rows_affected())
             }
             Conn::My(c) => {
-                let mut q = sqlx::query::<sqlx::MySql>(sql.clone());
-                for p in params {
-                    q = match *p {
-                        Param::Int(v) => q.bind(v),
-                        Param::Text(v) => q.bind(v),
-                    };
-                }
+                let q = bind_params(sqlx::query::<sqlx::MySql>(sql.clone()), params);
                 q.execute(&mut *c).await.map(|r| r.rows_affected())
             }
         };
@@ -122,25 +110,13 @@ impl Conn {
         let dialect = self.dialect();
         let r = match self {
             Conn::Pg(c) => {
-                let mut q = sqlx::query::<sqlx::Postgres>(sql.clone());
-                for p in params {
-                    q = match *p {
-                        Param::Int(v) => q.bind(v),
-                        Param::Text(v) => q.bind(v),
-                    };
-                }
+                let q = bind_params(sqlx::query::<sqlx::Postgres>(sql.clone()), params);
                 q.fetch_optional(&mut *c)
                     .await
                     .map(|row| row.map(|r| first_value(&r)))
             }
             Conn::My(c) => {
-                let mut q = sqlx::query::<sqlx::MySql>(sql.clone());
-                for p in params {
-                    q = match *p {
-                        Param::Int(v) => q.bind(v),
-                        Param::Text(v) => q.bind(v),
-                    };
-                }
+                let q = bind_params(sqlx::query::<sqlx::MySql>(sql.clone()), params);
                 q.fetch_optional(&mut *c)
                     .await
                     .map(|row| row.map(|r| first_value(&r)))
@@ -204,6 +180,24 @@ impl Conn {
             Conn::My(c) => c.close().await,
         };
     }
+}
+
+/// Binds `params` in order (integers as BIGINT, text borrowed, not copied), for either dialect.
+fn bind_params<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    params: &[Param<'q>],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for p in params {
+        q = match *p {
+            Param::Int(v) => q.bind(v),
+            Param::Text(v) => q.bind(v),
+        };
+    }
+    q
 }
 
 fn first_value<R: Row>(row: &R) -> (Option<i64>, Option<bool>)

@@ -8,7 +8,8 @@ use crate::expect::Verdict;
 
 use super::{Report, ScenarioReport, ServerInfo, StrategyResult};
 
-use plots::{PlotData, num};
+use super::num;
+use plots::PlotData;
 
 /// The page's stylesheet, compiled in.
 const STYLE: &str = include_str!("html/style.css");

@@ -17,6 +17,19 @@ use crate::db::Outcome;
 use crate::expect::Verdict;
 use crate::metrics::Latency;
 
+/// A count with thousands separators (`12,345`), as both renderers print counts.
+pub fn num(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Version of the results format; bumped when a field changes meaning or is removed.
 pub const FORMAT_VERSION: u32 = 1;
 

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::db::Outcome;
-use crate::report::StrategyResult;
+use crate::report::{StrategyResult, num};
 
 /// Width of every plot, px.
 const WIDTH: u32 = 960;
@@ -80,19 +80,6 @@ impl PlotData<'_> {
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
-}
-
-/// Thousands separators.
-pub fn num(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A latency in µs as a short label (`850 µs`, `12 ms`, `1.5 s`).
