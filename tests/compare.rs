@@ -123,7 +123,7 @@ fn threshold_gates_on_throughput() {
             }
         };
         half(r);
-        if let Some(reps) = r["repetitions"].as_array_mut() {
+        if let Some(reps) = r.get_mut("repetitions").and_then(Value::as_array_mut) {
             reps.iter_mut().for_each(half);
         }
     }

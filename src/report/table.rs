@@ -489,9 +489,13 @@ pub fn render_scenario(s: &ScenarioReport, opts: &TableOptions) -> String {
         ));
     }
     if s.repeat > 1 {
-        out.push_str(&format!(
-            "  {} repetitions per strategy × database: medians, ±half the 95 % interval\n",
-            s.repeat
+        out.push_str(&wrap(
+            &format!(
+                "  {} repetitions per strategy × database: medians, ±half the 95 % interval",
+                s.repeat
+            ),
+            opts.width,
+            "    ",
         ));
     }
     if let Some(e) = &s.error {
