@@ -37,8 +37,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Compare two results files (before/after a change, a server upgrade, a setting):
     /// verdict and violation-count changes first, then ops/s, p50 and p99 as ratios with
-    /// their uncertainty. Exit 1 on a verdict regression or a performance regression beyond
-    /// the noise (or `--threshold`), else 0.
+    /// their uncertainty, flagged regressed / improved only beyond the noise of both runs.
+    /// Databases of another server version are matched by engine. Exit 1 on a verdict
+    /// regression, or (with `--threshold`) on a performance regression beyond it; else 0.
     Compare(CompareArgs),
     /// List the built-in strategies and where they exist.
     Strategies,
@@ -152,7 +153,8 @@ pub struct CompareArgs {
     /// The results file after the change.
     pub new: PathBuf,
     /// Flag a change of ops/s, p50 or p99 as regressed / improved only beyond this many
-    /// percent (instead of beyond the noise of both runs); exit 1 on a regression beyond it.
+    /// percent (and, for runs with repetitions, beyond their noise too); exit 1 on such a
+    /// regression. Without it, performance changes are shown but never fail the comparison.
     #[arg(long, value_name = "PCT")]
     pub threshold: Option<f64>,
     /// Output format.

@@ -93,7 +93,8 @@ pub struct Comparison {
     pub threshold_pct: Option<f64>,
     /// How databases were matched when labels differ, and other remarks.
     pub notes: Vec<String>,
-    /// Every cell, verdict and count changes first.
+    /// Every cell, in the new run's order (the text renderers list verdict and count
+    /// changes first).
     pub cells: Vec<CellChange>,
     /// Cells whose verdict got worse.
     pub verdict_regressions: usize,
@@ -259,6 +260,28 @@ const COUNTS: &[Count] = &[
     ("other", |r| r.outcomes.other),
 ];
 
+/// Whether the per-repetition ranges (min–max) of a count overlap; a run without
+/// repetitions is a single point, so any difference from it counts.
+fn count_ranges_overlap(
+    a: &StrategyResult,
+    b: &StrategyResult,
+    f: fn(&StrategyResult) -> u64,
+) -> bool {
+    let range = |r: &StrategyResult| {
+        if r.repetitions.len() > 1 {
+            let v: Vec<u64> = r.repetitions.iter().map(f).collect();
+            (
+                v.iter().copied().min().unwrap_or(0),
+                v.iter().copied().max().unwrap_or(0),
+            )
+        } else {
+            (f(r), f(r))
+        }
+    };
+    let ((a0, a1), (b0, b1)) = (range(a), range(b));
+    a0 <= b1 && b0 <= a1
+}
+
 fn reps(r: &StrategyResult) -> f64 {
     r.repetitions.len().max(1) as f64
 }
@@ -282,7 +305,7 @@ fn cell(
     if let (Some(o), Some(n)) = (old, new) {
         for (name, f) in COUNTS {
             let (a, b) = (f(o) as f64 / reps(o), f(n) as f64 / reps(n));
-            if (a - b).abs() >= 0.5 || ((a == 0.0) != (b == 0.0)) {
+            if (a == 0.0) != (b == 0.0) || (a != b && !count_ranges_overlap(o, n, *f)) {
                 counts.push(CountChange {
                     figure: name.to_string(),
                     old: a,
@@ -366,13 +389,6 @@ pub fn compare(old: &Report, new: &Report, threshold_pct: Option<f64>) -> Compar
             notes.push(format!("scenario {} is only in the old run", os.name));
         }
     }
-    let rank = |c: &CellChange| match (c.verdict_flag, c.counts.is_empty()) {
-        (Flag::Regressed, _) => 0,
-        (Flag::Improved, _) => 1,
-        (_, false) => 2,
-        _ => 3,
-    };
-    cells.sort_by_key(rank);
     let verdict_regressions = cells
         .iter()
         .filter(|c| c.verdict_flag == Flag::Regressed)
@@ -446,10 +462,19 @@ fn database_text(c: &CellChange) -> String {
     }
 }
 
-/// The change lines: one per cell whose verdict or counts changed.
+/// The change lines: one per cell whose verdict or counts changed, verdict regressions
+/// first, then improvements, then count changes.
 fn change_lines(c: &Comparison) -> Vec<String> {
-    c.cells
-        .iter()
+    let rank = |c: &CellChange| match (c.verdict_flag, c.counts.is_empty()) {
+        (Flag::Regressed, _) => 0,
+        (Flag::Improved, _) => 1,
+        (_, false) => 2,
+        _ => 3,
+    };
+    let mut cells: Vec<&CellChange> = c.cells.iter().collect();
+    cells.sort_by_key(|x| rank(x));
+    cells
+        .into_iter()
         .filter(|x| x.verdict_flag != Flag::Same || !x.counts.is_empty() || x.presence != "both")
         .map(|x| {
             let head = match (x.verdict_flag, x.presence.as_str()) {
@@ -493,11 +518,75 @@ fn summary(c: &Comparison) -> String {
     )
 }
 
+/// One table of the performance section: a scenario on a database.
+struct Block {
+    heading: String,
+    rows: Vec<[String; 5]>,
+}
+
+fn blocks(c: &Comparison) -> Vec<Block> {
+    let mut out: Vec<Block> = Vec::new();
+    for x in c
+        .cells
+        .iter()
+        .filter(|x| x.presence == "both" && x.ops_per_sec.is_some())
+    {
+        let heading = format!("{} on {}", x.scenario, database_text(x));
+        let row = [
+            verdict_text(x),
+            x.strategy.clone(),
+            metric_text(&x.ops_per_sec),
+            metric_text(&x.p50_us),
+            metric_text(&x.p99_us),
+        ];
+        match out.iter_mut().find(|b| b.heading == heading) {
+            Some(b) => b.rows.push(row),
+            None => out.push(Block {
+                heading,
+                rows: vec![row],
+            }),
+        }
+    }
+    out
+}
+
+fn block_table(b: &Block, borders: bool) -> String {
+    use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+    let mut t = Table::new();
+    t.load_preset(if borders {
+        presets::UTF8_FULL_CONDENSED
+    } else {
+        presets::NOTHING
+    })
+    .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(["verdict", "strategy", "ops/s", "p50", "p99"]);
+    for r in &b.rows {
+        t.add_row(r.iter().enumerate().map(|(i, v)| {
+            let cell = Cell::new(v);
+            if i >= 2 {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
+        }));
+    }
+    if !borders {
+        for col in t.column_iter_mut() {
+            col.set_padding((0, 2));
+        }
+    }
+    t.to_string()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 /// The comparison for a terminal of `width` columns: header, change lines (wrapped), then
-/// the performance table in the widest layout that fits.
+/// per scenario and database the performance table in the widest layout that fits.
 pub fn render_table(c: &Comparison, width: usize) -> String {
     use super::table::{max_width, wrap};
-    use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
     let mut out = format!("old: {}\nnew: {}\n", c.old_run, c.new_run);
     for n in &c.notes {
         out.push_str(&wrap(&format!("note: {n}"), width, "    "));
@@ -510,73 +599,28 @@ pub fn render_table(c: &Comparison, width: usize) -> String {
     for l in lines {
         out.push_str(&wrap(&format!("  {l}"), width, "      "));
     }
-    out.push_str("\nperformance (new ÷ old, 95 % interval; ✗ regressed, ✓ improved):\n");
-    let rows: Vec<[String; 6]> = c
-        .cells
-        .iter()
-        .filter(|x| x.presence == "both")
-        .map(|x| {
-            [
-                verdict_text(x),
-                format!("{} / {}", x.scenario, x.strategy),
-                database_text(x),
-                metric_text(&x.ops_per_sec),
-                metric_text(&x.p50_us),
-                metric_text(&x.p99_us),
-            ]
-        })
-        .collect();
-    let titles = [
-        "verdict",
-        "scenario / strategy",
-        "database",
-        "ops/s",
-        "p50",
-        "p99",
-    ];
-    let build = |borders: bool| {
-        let mut t = Table::new();
-        t.load_preset(if borders {
-            presets::UTF8_FULL_CONDENSED
-        } else {
-            presets::NOTHING
-        })
-        .set_content_arrangement(ContentArrangement::Disabled);
-        t.set_header(titles);
-        for r in &rows {
-            t.add_row(r.iter().enumerate().map(|(i, v)| {
-                let cell = Cell::new(v);
-                if i >= 3 {
-                    cell.set_alignment(CellAlignment::Right)
-                } else {
-                    cell
+    out.push_str(&wrap(
+        "\nperformance (new ÷ old, 95 % interval; ✗ regressed, ✓ improved):",
+        width,
+        "  ",
+    ));
+    for b in blocks(c) {
+        out.push_str(&format!("{}\n", b.heading));
+        let fitted = [block_table(&b, true), block_table(&b, false)]
+            .into_iter()
+            .find(|t| max_width(t) <= width);
+        match fitted {
+            Some(t) => out.push_str(&t),
+            None => {
+                for r in &b.rows {
+                    out.push_str(&format!("  {}  {}\n", r[0], r[1]));
+                    let fields = [
+                        format!("ops/s {}", r[2]),
+                        format!("p50 {}", r[3]),
+                        format!("p99 {}", r[4]),
+                    ];
+                    out.push_str(&super::table::fill(&fields, width, "    ", "  "));
                 }
-            }));
-        }
-        if !borders {
-            for col in t.column_iter_mut() {
-                col.set_padding((0, 2));
-            }
-        }
-        t.to_string()
-            .lines()
-            .map(str::trim_end)
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\n"
-    };
-    let fitted = [build(true), build(false)]
-        .into_iter()
-        .find(|t| max_width(t) <= width);
-    match fitted {
-        Some(t) => out.push_str(&t),
-        None => {
-            for r in &rows {
-                out.push_str(&format!("  {}  {}\n    {}\n", r[0], r[1], r[2]));
-                out.push_str(&format!(
-                    "    ops/s {}\n    p50 {}\n    p99 {}\n",
-                    r[3], r[4], r[5]
-                ));
             }
         }
     }

@@ -21,7 +21,7 @@ fn md_table(results: &[StrategyResult], cols: &[Col]) -> String {
             .collect::<Vec<_>>()
             .join("|")
     ));
-    for r in results {
+    for r in results.iter().filter(|r| r.available) {
         let cells: Vec<String> = cols
             .iter()
             .map(|c| {
@@ -67,6 +67,15 @@ pub fn render_scenario(s: &ScenarioReport) -> String {
         .collect();
     out.push_str(&md_table(&s.results, &cols));
     out.push('\n');
+    let na: Vec<String> = s
+        .results
+        .iter()
+        .filter(|r| !r.available)
+        .map(|r| format!("`{}` on {}", r.strategy, r.database))
+        .collect();
+    if !na.is_empty() {
+        out.push_str(&format!("Not available there: {}.\n\n", na.join(", ")));
+    }
     for f in &s.fastest_safe {
         out.push_str(&format!("- **{}**\n", escape(&f.line())));
     }

@@ -330,7 +330,7 @@ fn stacked(s: &ScenarioReport, width: usize) -> String {
 }
 
 /// Joins `items` into lines no longer than `width` (an item longer than that stands alone).
-fn fill(items: &[String], width: usize, indent: &str, sep: &str) -> String {
+pub fn fill(items: &[String], width: usize, indent: &str, sep: &str) -> String {
     let mut out = String::new();
     let mut line = String::new();
     for item in items {
