@@ -216,8 +216,10 @@ pub async fn run(
             break;
         }
         // One clock read per operation: the deadline check and the start of the latency.
+        // In rounds mode the barrier's leader decides for everyone (above): a worker that
+        // stopped here on its own would leave the others waiting at the next barrier forever.
         let start = Instant::now();
-        if shared.deadline.is_some_and(|d| start >= d) {
+        if w.mode != Mode::Rounds && shared.deadline.is_some_and(|d| start >= d) {
             break;
         }
         let k = keys.next(seq);
