@@ -144,7 +144,7 @@ pub fn columns() -> Vec<Col> {
         col!("p99 min–max", false, true, false, |r| range(
             r.spread.as_ref().map(|s| &s.p99_us)
         )),
-        col!("app errors", true, false, false, |r| count(
+        col!("errors", true, false, false, |r| count(
             r,
             r.outcomes.errors()
         )),
@@ -238,7 +238,15 @@ pub fn visible(results: &[StrategyResult], wide: bool, with_database: bool) -> V
         .collect()
 }
 
-fn table(results: &[&StrategyResult], cols: &[Col], borders: bool) -> String {
+/// Column separation: comfy-table borders, or none with this many spaces between columns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Borders,
+    Spaces(u16),
+}
+
+fn table(results: &[&StrategyResult], cols: &[Col], style: Style) -> String {
+    let borders = style == Style::Borders;
     let mut t = Table::new();
     t.load_preset(if borders {
         presets::UTF8_FULL_CONDENSED
@@ -257,9 +265,10 @@ fn table(results: &[&StrategyResult], cols: &[Col], borders: bool) -> String {
             }
         }));
     }
-    if !borders {
-        for c in t.column_iter_mut() {
-            c.set_padding((0, 2));
+    if let Style::Spaces(n) = style {
+        // The verdict ("! errors") reads as one phrase with the strategy after one space.
+        for (i, c) in t.column_iter_mut().enumerate() {
+            c.set_padding((0, if i == 0 { 1 } else { n }));
         }
     }
     let mut s = t.to_string();
@@ -285,13 +294,13 @@ fn databases(s: &ScenarioReport) -> Vec<&str> {
     out
 }
 
-fn per_database(s: &ScenarioReport, borders: bool) -> String {
+fn per_database(s: &ScenarioReport, style: Style) -> String {
     let cols = visible(&s.results, false, false);
     let mut out = String::new();
     for db in databases(s) {
         let rows: Vec<&StrategyResult> = s.results.iter().filter(|r| r.database == db).collect();
         out.push_str(&format!("{db}\n"));
-        out.push_str(&table(&rows, &cols, borders));
+        out.push_str(&table(&rows, &cols, style));
     }
     out
 }
@@ -380,18 +389,19 @@ pub fn wrap(text: &str, width: usize, hang: &str) -> String {
     out
 }
 
-/// The table part of a scenario: the widest layout that fits `opts.width`
-/// (all in one table, one table per database, the same without borders, one block per
-/// strategy); with `opts.wide`, every column in one table whatever its width.
+/// The table part of a scenario: the widest layout that fits `opts.width` (all in one
+/// table, one table per database, the same without borders, then with single spaces, then
+/// one block per strategy); with `opts.wide`, every column in one table whatever its width.
 pub fn scenario_table(s: &ScenarioReport, opts: &TableOptions) -> String {
     let all: Vec<&StrategyResult> = s.results.iter().collect();
     if opts.wide {
-        return table(&all, &visible(&s.results, true, true), true);
+        return table(&all, &visible(&s.results, true, true), Style::Borders);
     }
     let candidates = [
-        table(&all, &visible(&s.results, false, true), true),
-        per_database(s, true),
-        per_database(s, false),
+        table(&all, &visible(&s.results, false, true), Style::Borders),
+        per_database(s, Style::Borders),
+        per_database(s, Style::Spaces(2)),
+        per_database(s, Style::Spaces(1)),
     ];
     for c in candidates {
         if max_width(&c) <= opts.width {
