@@ -515,6 +515,7 @@ pub fn render_scenario(s: &ScenarioReport, opts: &TableOptions) -> String {
         return out;
     }
     out.push_str(&scenario_table(s, opts));
+    out.push('\n');
     out.push_str(&conclusions(s, opts.width));
     out
 }

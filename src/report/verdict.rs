@@ -274,7 +274,8 @@ impl FastestSafe {
             return format!("no safe strategy on {}", self.database);
         };
         let mut out = format!(
-            "fastest safe strategy on {}: {s} ({} ops/s, p99 {} µs)",
+            // No-break spaces keep a figure and its unit on one line when wrapped.
+            "fastest safe strategy on {}: {s} ({}\u{a0}ops/s, p99\u{a0}{}\u{a0}µs)",
             self.database,
             num(self.ops_per_sec.round() as u64),
             num(self.p99_us)
