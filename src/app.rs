@@ -308,9 +308,9 @@ fn progress_bar(args: &RunArgs, len: Option<u64>, msg: String) -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let style = if len.is_some() {
-        ProgressStyle::with_template("{spinner} {msg:50} [{bar:30}] {pos}/{len} ops {elapsed}")
+        ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} ops {elapsed} {wide_msg}")
     } else {
-        ProgressStyle::with_template("{spinner} {msg:50} {pos} ops {elapsed}")
+        ProgressStyle::with_template("{spinner} {pos} ops {elapsed} {wide_msg}")
     };
     if let Ok(s) = style {
         bar.set_style(s.progress_chars("=> "));
@@ -363,40 +363,53 @@ async fn run_cell(
     let len = (w.operations != u64::MAX).then_some(w.operations);
     let cell = format!("cell {} of {}", progress.cell, progress.cells);
     let lines = !args.quiet && !std::io::stderr().is_terminal();
-    let bar = progress_bar(args, len, format!("{label} · {cell}"));
+    let bar = progress_bar(args, len, format!("{cell} · {label}"));
     if lines {
         bar.set_draw_target(ProgressDrawTarget::hidden());
         eprintln!("[{cell}] {label}: started");
     }
     let done = Arc::new(AtomicU64::new(0));
+    let violations = Arc::new(AtomicU64::new(0));
     let started = std::time::Instant::now();
     let ticker = {
         let (bar, done, label, cell) = (bar.clone(), done.clone(), label.to_string(), cell.clone());
+        let violations = violations.clone();
         tokio::spawn(async move {
             let mut last_line = std::time::Instant::now();
             loop {
                 let n = done.load(Ordering::Relaxed);
+                let v = violations.load(Ordering::Relaxed);
                 bar.set_position(n);
                 let secs = started.elapsed().as_secs_f64();
                 let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
                 bar.set_message(format!(
-                    "{label} · {cell} · {} ops/s",
-                    report::num(rate as u64)
+                    "{cell} · {} ops/s · {} unique violations · {label}",
+                    report::num(rate as u64),
+                    report::num(v)
                 ));
                 if lines && last_line.elapsed() >= Duration::from_secs(5) {
                     last_line = std::time::Instant::now();
                     eprintln!(
-                        "[{cell}] {label}: {:.0} s, {} ops, {} ops/s",
-                        secs,
+                        "[{cell}] {label}: {secs:.0} s, {} ops, {} ops/s, {} unique violations so far",
                         report::num(n),
-                        report::num(rate as u64)
+                        report::num(rate as u64),
+                        report::num(v)
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
     };
-    let r = runner::run_strategy(plan, strategy, target, db_name, cancel, done.clone()).await;
+    let r = runner::run_strategy(
+        plan,
+        strategy,
+        target,
+        db_name,
+        cancel,
+        done.clone(),
+        violations.clone(),
+    )
+    .await;
     ticker.abort();
     bar.set_position(done.load(Ordering::Relaxed));
     bar.finish_and_clear();
