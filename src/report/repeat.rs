@@ -139,3 +139,74 @@ pub fn combine(
     agg.verdict = super::verdict::judge(&agg);
     agg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Dialect;
+    use crate::plan::{Distribution, Isolation, Mode, Shape};
+    use crate::report::{Report, VerdictLevel};
+
+    fn workload() -> Workload {
+        Workload {
+            shape: Shape::Signup,
+            workers: 8,
+            operations: 40,
+            duration: None,
+            keys: 1000,
+            distribution: Distribution::Uniform,
+            mode: Mode::Rounds,
+            seed: 1,
+            isolation: Isolation::ReadCommitted,
+            lock_timeout_ms: 1000,
+            repeat: 3,
+        }
+    }
+
+    #[test]
+    fn counts_sum_figures_take_medians_verdict_takes_the_worst() {
+        let r: Report =
+            serde_json::from_str(include_str!("../../tests/fixtures/report-sample.json")).unwrap();
+        let mut base = r.scenarios[0]
+            .results
+            .iter()
+            .find(|x| x.available && x.dialect == "postgres" && x.ops > 0)
+            .unwrap()
+            .clone();
+        base.outcomes = Outcomes::default();
+        base.outcomes.inserted = 5;
+        base.duplicate_rows = 0;
+        base.lost_updates = 0;
+        base.missing_rows = 0;
+        let mut reps = vec![base.clone(), base.clone(), base.clone()];
+        for (rep, ops) in reps.iter_mut().zip([100.0, 300.0, 200.0]) {
+            rep.ops_per_sec = ops;
+            rep.verdict = crate::report::verdict::judge(rep);
+        }
+        reps[1].outcomes.deadlock = 2;
+        let e = Expectation::parse("*", None, "inserted = 5").unwrap();
+        let perf = Expectation::parse("*", None, "ops_per_sec > 150").unwrap();
+        for rep in &mut reps {
+            let run = run_figures(&workload(), rep.ops);
+            rep.expectations = vec![check(&e, rep, &run), check(&perf, rep, &run)];
+        }
+        reps[2].outcomes.inserted = 4;
+        reps[2].expectations[0] = check(&e, &reps[2], &run_figures(&workload(), 40));
+        let agg = combine(reps, &[e, perf], Dialect::Postgres, &workload());
+        assert_eq!(agg.ops, base.ops * 3);
+        assert_eq!(agg.outcomes.deadlock, 2);
+        assert_eq!(agg.ops_per_sec, 200.0);
+        let sp = agg.spread.unwrap();
+        assert_eq!((sp.ops_per_sec.min, sp.ops_per_sec.max), (100.0, 300.0));
+        assert_eq!(sp.repetitions, 3);
+        let v = agg.verdict.as_ref().unwrap();
+        assert_eq!(v.level, VerdictLevel::Errors);
+        assert!(v.reasons[0].contains("in 1 of 3 repetitions"), "{v:?}");
+        // Counted: failed in repetition 3. Performance: on the median (200 > 150).
+        assert!(!agg.expectations[0].held);
+        assert_eq!(agg.expectations[0].repetition, Some(3));
+        assert_eq!(agg.expectations[0].actual, 4.0);
+        assert!(agg.expectations[1].held);
+        assert_eq!(agg.repetitions.len(), 3);
+    }
+}

@@ -289,3 +289,87 @@ impl FastestSafe {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Report;
+
+    fn sample() -> Report {
+        let mut r: Report =
+            serde_json::from_str(include_str!("../../tests/fixtures/report-sample.json"))
+                .expect("fixture parses");
+        for s in &mut r.scenarios {
+            for x in &mut s.results {
+                x.verdict = None;
+            }
+        }
+        r
+    }
+
+    fn ran(r: &Report) -> StrategyResult {
+        r.scenarios[0]
+            .results
+            .iter()
+            .find(|x| x.available && x.ops > 0)
+            .expect("a result that ran")
+            .clone()
+    }
+
+    #[test]
+    fn levels_follow_the_figures_not_the_expectations() {
+        let mut r = ran(&sample());
+        r.outcomes = Default::default();
+        r.handled = Default::default();
+        r.duplicate_rows = 0;
+        r.lost_updates = 0;
+        r.missing_rows = 0;
+        let v = judge(&r).unwrap();
+        assert_eq!(v.level, VerdictLevel::Safe);
+        assert_eq!(v.reasons.len(), 1);
+        r.handled.unique_violation = 3;
+        assert!(judge(&r).unwrap().reasons[0].starts_with("3 unique violations handled"));
+        r.outcomes.unique_violation = 888;
+        let v = judge(&r).unwrap();
+        assert_eq!(v.level, VerdictLevel::Errors);
+        assert_eq!(v.reasons, ["888 unique violations reached the application"]);
+        r.lost_updates = 914;
+        let v = judge(&r).unwrap();
+        assert_eq!(v.level, VerdictLevel::Unsafe);
+        assert!(v.reasons[0].starts_with("914 lost updates"));
+        // Expectations do not matter.
+        r.expectations.clear();
+        assert_eq!(judge(&r).unwrap().level, VerdictLevel::Unsafe);
+        r.ops = 0;
+        assert!(judge(&r).is_none());
+    }
+
+    #[test]
+    fn fastest_safe_skips_unsafe_and_errors() {
+        let mut rep = sample();
+        rep.conclude();
+        let s = &rep.scenarios[0];
+        for f in &s.fastest_safe {
+            let name = f.strategy.as_deref().expect("a safe strategy");
+            let best = s
+                .results
+                .iter()
+                .filter(|r| r.database == f.database)
+                .filter(|r| {
+                    r.verdict
+                        .as_ref()
+                        .is_some_and(|v| v.level == VerdictLevel::Safe)
+                })
+                .map(|r| r.ops_per_sec)
+                .fold(0.0, f64::max);
+            let chosen = s
+                .results
+                .iter()
+                .find(|r| r.database == f.database && r.strategy == name)
+                .unwrap();
+            assert_eq!(chosen.ops_per_sec, best);
+            assert_eq!(chosen.verdict.as_ref().unwrap().level, VerdictLevel::Safe);
+        }
+        assert_eq!(s.fastest_safe.len(), 2);
+    }
+}
