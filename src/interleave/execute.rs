@@ -522,7 +522,7 @@ impl<'a> PermRun<'a> {
                             e.done.is_none()
                                 && !e.star
                                 && blockers_done(e)
-                                && !e.blocked_at.is_some_and(|t| t >= done.finished)
+                                && e.blocked_at.is_none_or(|t| t < done.finished)
                                 && e.since.elapsed() < self.wait_timeout
                         })
                 })
