@@ -155,3 +155,30 @@ fn markdown_and_csv_carry_the_verdicts() {
     assert!(rows.iter().any(|l| l.contains(",errors,")));
     assert!(rows.iter().all(|l| !l.is_empty()) && n > 30);
 }
+
+#[test]
+fn interleaving_summaries_fit_and_list_postgresql_first() {
+    // A real run of scenarios/interleave/: the transcripts are the isolation tester's format
+    // (compared with expected files, so never rewrapped); every other line fits.
+    let r = fixture("report-interleave.json");
+    assert!(!r.interleavings.is_empty());
+    for width in [80, 120] {
+        let text = render(&r, &TableOptions { width, wide: false });
+        let transcript = |l: &str| {
+            ["starting permutation:", "step ", "ERROR:", "WARNING:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        };
+        for line in text.lines().filter(|l| !transcript(l)) {
+            assert!(
+                line.chars().count() <= width,
+                "longer than {width}: {line}\n{text}"
+            );
+        }
+        for i in &r.interleavings {
+            let pg = text.find("--- PostgreSQL").unwrap();
+            let maria = text.find("--- MariaDB").unwrap();
+            assert!(pg < maria, "{}", i.scenario);
+        }
+    }
+}
