@@ -61,6 +61,7 @@ pub struct RunArgs {
     #[arg(
         long = "postgres",
         env = "KEYRACE_POSTGRES_URL",
+        hide_env_values = true,
         value_name = "SPEC",
         value_delimiter = ','
     )]
@@ -71,6 +72,7 @@ pub struct RunArgs {
     #[arg(
         long = "mysql",
         env = "KEYRACE_MYSQL_URL",
+        hide_env_values = true,
         value_name = "SPEC",
         value_delimiter = ','
     )]

@@ -16,10 +16,11 @@ use tokio_util::sync::CancellationToken;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Server notices (e.g. "there is no transaction in progress") only with -vv.
+    // sqlx logs unrecognised URL parameters with their values (`sslpassword=...`): never.
     let filter = match cli.verbose {
-        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error",
-        1 => "info,sqlx::postgres::notice=error,sqlx::query=error",
-        _ => "debug",
+        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error,sqlx_postgres::options=error",
+        1 => "info,sqlx::postgres::notice=error,sqlx::query=error,sqlx_postgres::options=error",
+        _ => "debug,sqlx_postgres::options=error",
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -30,22 +31,24 @@ fn main() -> ExitCode {
         .try_init();
     // Last line of defence: throwaway servers are stopped however main is left.
     let _stop_all = keyrace::provision::StopAllOnDrop;
-    let reaped = keyrace::provision::reap_orphans();
-    for r in &reaped.reaped {
-        eprintln!(
-            "reaped a throwaway server left by a killed keyrace (pid {}): {}",
-            r.owner_pid,
-            r.dir.display()
-        );
-    }
     match cli.command {
         Command::Reap => {
+            let reaped = reap_orphans();
             if reaped.reaped.is_empty() {
                 eprintln!("no orphaned throwaway servers");
             }
-            ExitCode::SUCCESS
+            if reaped.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
         }
-        Command::Run(args) => run(args, cli.threads),
+        Command::Run(args) => {
+            // Only `run` (which starts servers) and `reap` clean up after killed runs;
+            // `check`, `show` and `strategies` never signal or remove anything.
+            reap_orphans();
+            run(args, cli.threads)
+        }
         Command::Check(args) => match app::load_all(&args.paths) {
             Ok(found) => {
                 let mut text = String::new();
@@ -116,6 +119,23 @@ fn main() -> ExitCode {
             print_out(&text, ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reaps throwaway servers left by killed keyrace runs, saying what was done and what was
+/// refused.
+fn reap_orphans() -> keyrace::provision::ReapReport {
+    let reaped = keyrace::provision::reap_orphans();
+    for r in &reaped.reaped {
+        eprintln!(
+            "reaped a throwaway server left by a killed keyrace (pid {}): {}",
+            r.owner_pid,
+            r.dir.display()
+        );
+    }
+    for e in &reaped.errors {
+        eprintln!("warning: {e}");
+    }
+    reaped
 }
 
 /// True when the built-in can be built on the dialect for some workload shape.
