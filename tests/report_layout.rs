@@ -182,3 +182,33 @@ fn interleaving_summaries_fit_and_list_postgresql_first() {
         }
     }
 }
+
+#[test]
+fn results_written_before_verdicts_still_load_and_get_them() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-sample.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for s in doc["scenarios"].as_array_mut().unwrap() {
+        let s = s.as_object_mut().unwrap();
+        s.remove("repeat");
+        s.remove("fastest_safe");
+        for r in s["results"].as_array_mut().unwrap() {
+            let r = r.as_object_mut().unwrap();
+            r.remove("verdict");
+            r.remove("spread");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, doc.to_string()).unwrap();
+    let r = Report::read_json(&old).expect("an older results file loads");
+    let s = &r.scenarios[0];
+    assert_eq!(s.repeat, 1);
+    assert_eq!(s.fastest_safe.len(), 2);
+    assert!(
+        s.results
+            .iter()
+            .filter(|x| x.available && x.ops > 0)
+            .all(|x| x.verdict.is_some())
+    );
+}
