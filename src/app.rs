@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::provision::{self, ServerSpec};
 use crate::report::{self, InterleaveResult, Report, ScenarioReport, ServerInfo};
 use crate::runner::{self, Target};
-use crate::scenario::{self, Diagnostic};
+use crate::scenario;
 
 /// Errors that stop `keyrace run` before or outside any scenario (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +30,11 @@ pub enum AppError {
     /// A usage error (bad flag value).
     #[error("{0}")]
     Usage(String),
+    /// `--out` cannot take results (checked before the run starts).
+    #[error("--out: {0}; nothing was run: give a directory keyrace can write to")]
+    OutDir(#[from] report::write::OutDirError),
     /// Writing results failed.
-    #[error("cannot write results to {path}: {source}")]
+    #[error("cannot write results to {}: {source}", .path.display())]
     Write {
         /// Where.
         path: PathBuf,
@@ -46,10 +49,14 @@ pub enum AppError {
 pub struct RunOutcome {
     /// The report.
     pub report: Report,
-    /// Where the JSON went.
-    pub json_path: PathBuf,
-    /// Where the HTML page went, unless disabled.
+    /// Where the JSON went: in `--out`, else in [`report::write::fallback_dir`]; `None` when
+    /// it could not be written anywhere.
+    pub json_path: Option<PathBuf>,
+    /// Where the HTML page went, unless disabled or unwritable.
     pub html_path: Option<PathBuf>,
+    /// What went wrong writing the results (each names the path and the I/O error); empty
+    /// when everything went to `--out`.
+    pub write_errors: Vec<String>,
 }
 
 /// A server resolved for this run.
@@ -169,7 +176,9 @@ pub struct Scenarios {
     pub interleavings: Vec<interleave::InterleavePlan>,
 }
 
-/// Loads every scenario under `paths`; all diagnostics are collected before failing.
+/// Loads every scenario under `paths`; all diagnostics are collected before failing. Only
+/// regular files of at most 1 MiB are read (see [`scenario::read_text`]); each file is
+/// listed once however many symlinks lead to it (see [`scenario::discover`]).
 ///
 /// Errors: [`AppError::Scenario`] with every bad file's located message;
 /// [`AppError::Usage`] when there is no scenario file at all.
@@ -188,10 +197,10 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
     let mut out = Scenarios::default();
     let mut errors = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(&f) {
+        let text = match scenario::read_text(&f) {
             Ok(t) => t,
-            Err(e) => {
-                errors.push(Diagnostic::file(&f, format!("cannot read the file: {e}")).to_string());
+            Err(d) => {
+                errors.push(d.to_string());
                 continue;
             }
         };
@@ -393,30 +402,55 @@ pub async fn run_plans(
     report
 }
 
-/// Writes the JSON (and HTML) results.
+/// Writes the JSON (and HTML) results into `dir`, each atomically.
 ///
-/// Errors: [`AppError::Write`].
+/// Errors: [`AppError::Write`] naming the file that failed.
+pub fn write_results_in(
+    report: &Report,
+    dir: &std::path::Path,
+    html: bool,
+) -> Result<(PathBuf, Option<PathBuf>), AppError> {
+    let json = report.write_json(dir).map_err(|source| AppError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let html = if html {
+        let path = json.with_extension("html");
+        report::write::write_atomic(&path, report::html::render(report).as_bytes()).map_err(
+            |source| AppError::Write {
+                path: path.clone(),
+                source,
+            },
+        )?;
+        Some(path)
+    } else {
+        None
+    };
+    Ok((json, html))
+}
+
+/// Writes the results to `--out`; if that fails, to [`report::write::fallback_dir`].
+/// Returns where the JSON and HTML went (`None` when nowhere) and what failed.
 pub fn write_results(
     report: &Report,
     args: &RunArgs,
-) -> Result<(PathBuf, Option<PathBuf>), AppError> {
-    let json = report
-        .write_json(&args.out)
-        .map_err(|source| AppError::Write {
-            path: args.out.clone(),
-            source,
-        })?;
-    let html = if args.no_html {
-        None
-    } else {
-        let path = json.with_extension("html");
-        std::fs::write(&path, report::html::render(report)).map_err(|source| AppError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Some(path)
-    };
-    Ok((json, html))
+) -> (Option<PathBuf>, Option<PathBuf>, Vec<String>) {
+    let mut errors = Vec::new();
+    match write_results_in(report, &args.out, !args.no_html) {
+        Ok((json, html)) => return (Some(json), html, errors),
+        Err(e) => errors.push(e.to_string()),
+    }
+    let fallback = report::write::fallback_dir().map_err(|source| AppError::Write {
+        path: std::env::temp_dir(),
+        source,
+    });
+    match fallback.and_then(|dir| write_results_in(report, &dir, !args.no_html)) {
+        Ok((json, html)) => (Some(json), html, errors),
+        Err(e) => {
+            errors.push(e.to_string());
+            (None, None, errors)
+        }
+    }
 }
 
 /// The servers of one run, and the throwaway ones keyrace started for it (stopped by
@@ -500,10 +534,13 @@ pub async fn resolve_servers(
 
 /// `keyrace run`, from loading scenarios to writing results.
 ///
-/// Errors: [`AppError`] for bad scenario files, unreachable servers and unwritable results;
-/// failing expectations are not errors (see [`Report::all_held`]).
+/// Errors: [`AppError`] for bad scenario files, an `--out` that is not a writable
+/// directory (checked before any server is started) and unreachable servers; failing
+/// expectations are not errors (see [`Report::all_held`]), nor is a failure to write the
+/// results at the end (see [`RunOutcome::write_errors`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
     let scenarios = load_all(&args.paths)?;
+    report::write::check_out_dir(&args.out)?;
     let resolved = resolve_servers(&scenarios, args, cancel).await?;
     let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
     resolved.stop().await;
@@ -532,11 +569,12 @@ async fn run_on(
             .interleavings
             .push(run_interleaving(plan, servers, args, cancel).await?);
     }
-    let (json_path, html_path) = write_results(&report, args)?;
+    let (json_path, html_path, write_errors) = write_results(&report, args);
     Ok(RunOutcome {
         report,
         json_path,
         html_path,
+        write_errors,
     })
 }
 

@@ -137,8 +137,7 @@ pub enum ShowFormat {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::scenario::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration: write e.g. 10s, 500ms, 2m"))
+    crate::scenario::parse_duration(s).map_err(|e| e.to_string())
 }
 
 impl RunArgs {

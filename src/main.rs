@@ -74,11 +74,7 @@ fn main() -> ExitCode {
                     }
                     ShowFormat::Html => print!("{}", report::html::render(&r)),
                 }
-                if r.all_held() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
+                exit_code(&r)
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -91,6 +87,20 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// The exit code of a run's report, for `run` and `show` alike: 130 interrupted, 2 a harness
+/// error in a scenario, 0 every expectation held, 1 one failed.
+fn exit_code(report: &Report) -> ExitCode {
+    if report.interrupted {
+        ExitCode::from(130)
+    } else if report.has_errors() {
+        ExitCode::from(2)
+    } else if report.all_held() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -130,18 +140,21 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                 } else {
                     print!("{}", report::table::render(&out.report));
                 }
-                eprintln!("results: {}", out.json_path.display());
+                for e in &out.write_errors {
+                    eprintln!("error: {e}");
+                }
+                match &out.json_path {
+                    Some(j) if out.write_errors.is_empty() => eprintln!("results: {}", j.display()),
+                    Some(j) => eprintln!("results written instead to: {}", j.display()),
+                    None => eprintln!("error: the results could not be written anywhere; the table above is all that is left"),
+                }
                 if let Some(h) = &out.html_path {
                     eprintln!("html: {}", h.display());
                 }
-                if out.report.interrupted {
-                    ExitCode::from(130)
-                } else if out.report.has_errors() {
+                if !out.write_errors.is_empty() && !out.report.interrupted {
                     ExitCode::from(2)
-                } else if out.report.all_held() {
-                    ExitCode::SUCCESS
                 } else {
-                    ExitCode::from(1)
+                    exit_code(&out.report)
                 }
             }
             Err(e) => {

@@ -5,6 +5,7 @@
 mod build;
 pub mod html;
 pub mod table;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -285,9 +286,10 @@ impl Report {
         self.scenarios.iter().any(|s| s.error.is_some())
     }
 
-    /// Writes the report as pretty JSON to `dir/keyrace-<time>-<run id>.json` and returns the path.
+    /// Writes the report as pretty JSON to `dir/keyrace-<time>-<run id>.json`, atomically
+    /// (see [`write::write_atomic`]), and returns the path.
     ///
-    /// Errors: the I/O error, with the path.
+    /// Errors: the I/O error.
     pub fn write_json(&self, dir: &Path) -> Result<PathBuf, std::io::Error> {
         std::fs::create_dir_all(dir)?;
         let stamp: String = self
@@ -298,7 +300,7 @@ impl Report {
             .collect();
         let path = dir.join(format!("keyrace-{stamp}-{}.json", self.run_id));
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&path, json + "\n")?;
+        write::write_atomic(&path, (json + "\n").as_bytes())?;
         Ok(path)
     }
 
