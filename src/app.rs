@@ -246,6 +246,34 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
     }
 }
 
+/// Refuses a `--strategy` name that no scenario has (the run would silently skip it).
+///
+/// Errors: [`AppError::Usage`] naming the unknown names and the known ones.
+pub fn check_strategy_names(scenarios: &Scenarios, args: &RunArgs) -> Result<(), AppError> {
+    let known: Vec<&str> = scenarios
+        .plans
+        .iter()
+        .flat_map(|p| p.strategies.iter().map(|s| s.name.as_str()))
+        .collect();
+    let unknown: Vec<&str> = args
+        .strategies
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut known = known;
+    known.sort_unstable();
+    known.dedup();
+    Err(AppError::Usage(format!(
+        "--strategy {}: no scenario has a strategy of that name; they have: {}",
+        unknown.join(", "),
+        known.join(", ")
+    )))
+}
+
 /// The dialects to run on, from `--only`.
 pub fn dialects(args: &RunArgs) -> Result<Vec<Dialect>, AppError> {
     if args.only.is_empty() {
@@ -402,55 +430,67 @@ pub async fn run_plans(
     report
 }
 
-/// Writes the JSON (and HTML) results into `dir`, each atomically.
-///
-/// Errors: [`AppError::Write`] naming the file that failed.
-pub fn write_results_in(
-    report: &Report,
-    dir: &std::path::Path,
-    html: bool,
-) -> Result<(PathBuf, Option<PathBuf>), AppError> {
-    let json = report.write_json(dir).map_err(|source| AppError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let html = if html {
-        let path = json.with_extension("html");
-        report::write::write_atomic(&path, report::html::render(report).as_bytes()).map_err(
-            |source| AppError::Write {
-                path: path.clone(),
-                source,
-            },
-        )?;
-        Some(path)
-    } else {
-        None
-    };
-    Ok((json, html))
-}
-
-/// Writes the results to `--out`; if that fails, to [`report::write::fallback_dir`].
-/// Returns where the JSON and HTML went (`None` when nowhere) and what failed.
+/// Writes the JSON (and, unless `--no-html`, the HTML) results, each atomically, to `--out`;
+/// a file that cannot be written there goes to [`report::write::fallback_dir`] instead.
+/// Returns where the JSON and HTML went (`None`: nowhere, or not asked for) and what failed.
 pub fn write_results(
     report: &Report,
     args: &RunArgs,
 ) -> (Option<PathBuf>, Option<PathBuf>, Vec<String>) {
     let mut errors = Vec::new();
-    match write_results_in(report, &args.out, !args.no_html) {
-        Ok((json, html)) => return (Some(json), html, errors),
-        Err(e) => errors.push(e.to_string()),
-    }
-    let fallback = report::write::fallback_dir().map_err(|source| AppError::Write {
-        path: std::env::temp_dir(),
-        source,
-    });
-    match fallback.and_then(|dir| write_results_in(report, &dir, !args.no_html)) {
-        Ok((json, html)) => (Some(json), html, errors),
+    let mut fallback: Option<Option<PathBuf>> = None;
+    let mut fallback_dir = |errors: &mut Vec<String>| {
+        fallback
+            .get_or_insert_with(|| match report::write::fallback_dir() {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    errors.push(format!("no fallback directory for the results: {e}"));
+                    None
+                }
+            })
+            .clone()
+    };
+    let mut json = None;
+    match report.write_json(&args.out) {
+        Ok(p) => json = Some(p),
         Err(e) => {
-            errors.push(e.to_string());
-            (None, None, errors)
+            errors.push(format!(
+                "cannot write results to {}: {e}",
+                args.out.display()
+            ));
+            if let Some(dir) = fallback_dir(&mut errors) {
+                match report.write_json(&dir) {
+                    Ok(p) => json = Some(p),
+                    Err(e) => {
+                        errors.push(format!("cannot write results to {}: {e}", dir.display()))
+                    }
+                }
+            }
         }
     }
+    let mut html = None;
+    if let (false, Some(json)) = (args.no_html, &json) {
+        let page = report::html::render(report);
+        let name = json.with_extension("html");
+        let name = name.file_name().unwrap_or_default();
+        let beside = json.with_extension("html");
+        match report::write::write_atomic(&beside, page.as_bytes()) {
+            Ok(()) => html = Some(beside),
+            Err(e) => {
+                errors.push(format!("cannot write results to {}: {e}", beside.display()));
+                if let Some(dir) = fallback_dir(&mut errors).filter(|d| !json.starts_with(d)) {
+                    let path = dir.join(name);
+                    match report::write::write_atomic(&path, page.as_bytes()) {
+                        Ok(()) => html = Some(path),
+                        Err(e) => {
+                            errors.push(format!("cannot write results to {}: {e}", path.display()))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (json, html, errors)
 }
 
 /// The servers of one run, and the throwaway ones keyrace started for it (stopped by
@@ -540,6 +580,7 @@ pub async fn resolve_servers(
 /// results at the end (see [`RunOutcome::write_errors`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
     let scenarios = load_all(&args.paths)?;
+    check_strategy_names(&scenarios, args)?;
     report::write::check_out_dir(&args.out)?;
     let resolved = resolve_servers(&scenarios, args, cancel).await?;
     let result = run_on(&scenarios, &resolved.servers, args, cancel).await;

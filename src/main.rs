@@ -143,13 +143,17 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                 for e in &out.write_errors {
                     eprintln!("error: {e}");
                 }
+                // A file that could not go to --out went to the fallback directory.
+                let moved = |p: &std::path::Path| !p.starts_with(&args.out);
                 match &out.json_path {
-                    Some(j) if out.write_errors.is_empty() => eprintln!("results: {}", j.display()),
-                    Some(j) => eprintln!("results written instead to: {}", j.display()),
+                    Some(j) if moved(j) => eprintln!("results written instead to: {}", j.display()),
+                    Some(j) => eprintln!("results: {}", j.display()),
                     None => eprintln!("error: the results could not be written anywhere; the table above is all that is left"),
                 }
-                if let Some(h) = &out.html_path {
-                    eprintln!("html: {}", h.display());
+                match &out.html_path {
+                    Some(h) if moved(h) => eprintln!("html written instead to: {}", h.display()),
+                    Some(h) => eprintln!("html: {}", h.display()),
+                    None => {}
                 }
                 if !out.write_errors.is_empty() && !out.report.interrupted {
                     ExitCode::from(2)

@@ -359,3 +359,53 @@ fn a_huge_wait_timeout_is_refused() {
     let d = keyrace::interleave::parse(Path::new("w.toml"), toml).unwrap_err();
     assert_eq!((d.line, d.column), (2, 19), "{d}");
 }
+
+#[test]
+fn the_extremes_a_file_may_ask_for_still_draw_keys_quickly() {
+    for (exponent, keys) in [
+        ("100", "1000000000000"),
+        ("0.0001", "1000000000000"),
+        ("100", "1"),
+    ] {
+        let text = good_with(
+            "operations = 10",
+            &format!(
+                "operations = 10\nkeys = {keys}\ndistribution = \"zipf\"\nzipf_exponent = {exponent}"
+            ),
+        );
+        let plan =
+            keyrace::scenario::parse(Path::new("z.toml"), &text).unwrap_or_else(|d| panic!("{d}"));
+        let mut keygen = keyrace::runner::keys::KeyGen::new(&plan.workload, 0);
+        let start = Instant::now();
+        for seq in 0..10_000 {
+            assert!(keygen.next(seq) < plan.workload.keys);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "zipf {exponent} over {keys} keys is slow"
+        );
+    }
+}
+
+#[test]
+fn a_strategy_filter_that_matches_nothing_is_refused_instead_of_running_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", GOOD);
+    let out = dir.path().join("out");
+    let (o, _) = keyrace(&[
+        "run".as_ref(),
+        "--strategy".as_ref(),
+        "check-than-insert".as_ref(),
+        "--postgres".as_ref(),
+        "postgres://nobody@127.0.0.1:1/none".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        p.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--strategy check-than-insert: no scenario has a strategy of that name; they have: check-then-insert"),
+        "{err}"
+    );
+}

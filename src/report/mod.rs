@@ -308,6 +308,10 @@ impl Report {
     ///
     /// Errors: I/O, or JSON that is not a keyrace report (with line and column).
     pub fn read_json(path: &Path) -> Result<Report, String> {
+        // A FIFO or a device given by mistake would block or never end.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(format!("{}: not a regular file", path.display()));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| {

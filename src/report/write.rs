@@ -50,18 +50,64 @@ pub fn check_out_dir(dir: &Path) -> Result<(), OutDirError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(not_writable)?;
-    tempfile::Builder::new()
-        .prefix(".keyrace-probe-")
-        .tempfile_in(dir)
-        .map_err(not_writable)?;
+    TempFile::create(dir, "keyrace-probe").map_err(not_writable)?;
     Ok(())
+}
+
+/// A new file `dir/.NAME.<pid>.<n>.tmp` (mode 0666 less the umask, like `std::fs::write`),
+/// removed on drop unless [`TempFile::keep`] renamed it.
+struct TempFile {
+    path: PathBuf,
+    file: std::fs::File,
+    kept: bool,
+}
+
+impl TempFile {
+    fn create(dir: &Path, name: &str) -> std::io::Result<TempFile> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file,
+                        kept: false,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Renames the file to `to`.
+    fn keep(mut self, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, to)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, written in
 /// full and fsynced, then renamed over `path`, then the directory fsynced. A reader sees
 /// the old file or the new one, never a part; on failure the temporary file is removed.
 ///
-/// Errors: the I/O error of any step (e.g. EFBIG past `ulimit -f`, ENOSPC).
+/// Errors: the I/O error of any step (e.g. EFBIG past `ulimit -f`, ENOSPC, EACCES).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ignore_sigxfsz();
     let dir = match path.parent() {
@@ -72,13 +118,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    let mut tmp = TempFile::create(dir, &name)?;
+    tmp.file.write_all(bytes)?;
+    tmp.file.sync_all()?;
+    tmp.keep(path)?;
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }

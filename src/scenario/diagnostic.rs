@@ -86,7 +86,7 @@ impl Diagnostic {
                 text,
                 deepest_dotted_key(text),
                 format!(
-                    "{prefix}{message}: a dotted key or table header may have at most 80 parts"
+                    "{prefix}dotted key or table header nested too deep ({message}): at most 80 parts"
                 ),
             ),
         }
