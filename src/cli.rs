@@ -87,7 +87,9 @@ pub struct RunArgs {
     /// Override the key seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Directory for the JSON (and HTML) results.
+    /// Directory for the JSON (and HTML) results, checked before the run starts. Files are
+    /// written atomically; one that cannot be written there at the end goes to
+    /// $TMPDIR/keyrace-results-<uid>/ instead (and keyrace says so and exits 2).
     #[arg(long = "out", default_value = "results", env = "KEYRACE_OUT")]
     pub out: PathBuf,
     /// Do not write the HTML page.

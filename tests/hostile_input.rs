@@ -409,3 +409,19 @@ fn a_strategy_filter_that_matches_nothing_is_refused_instead_of_running_nothing(
         "{err}"
     );
 }
+
+#[test]
+fn two_links_to_one_file_list_it_once_and_deep_nesting_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", GOOD);
+    std::os::unix::fs::symlink("a.toml", dir.path().join("b.toml")).unwrap();
+    let files = keyrace::scenario::discover(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut deep = dir.path().join("n");
+    for i in 0..40 {
+        deep = deep.join(format!("{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let d = keyrace::scenario::discover(&[dir.path().to_path_buf()]).unwrap_err();
+    assert!(d.message.contains("more than 32 levels"), "{d}");
+}

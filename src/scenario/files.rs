@@ -102,25 +102,32 @@ pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     })
 }
 
-/// Expands files and directories into scenario files: `*.toml` and `*.spec`, recursively,
-/// sorted, skipping `expected/` directories.
+/// How deep `discover` descends below a directory it is given.
+pub const MAX_DEPTH: usize = 32;
+
+/// Expands files and directories into scenario files: `*.toml` and `*.spec`, recursively
+/// (at most [`MAX_DEPTH`] levels), sorted, skipping `expected/` directories.
 ///
 /// Symlinks are followed, but each directory is walked once and each file listed once
 /// (by device and inode), so a symlink loop or two links to one file do not repeat a
 /// scenario. Entries that are not regular files (a FIFO named `a.toml`, a link to
 /// `/dev/zero`) are listed and then rejected by [`read_text`] without being opened.
 ///
-/// Errors: a path that does not exist, or a directory that cannot be listed.
+/// Errors: a path that does not exist, a directory that cannot be listed, or directories
+/// nested deeper than [`MAX_DEPTH`] (each names the path).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| Diagnostic::whole_file(p, format!("no such file or directory ({e})")))?;
+        let meta = std::fs::metadata(p).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                _ => format!("cannot open: {e}"),
+            };
+            Diagnostic::whole_file(p, why)
+        })?;
         if meta.is_dir() {
-            walk(p, &meta, &mut seen, &mut out).map_err(|e| {
-                Diagnostic::whole_file(p, format!("cannot list the directory: {e}"))
-            })?;
+            walk(p, &meta, 0, &mut seen, &mut out)?;
         } else if seen.insert((meta.dev(), meta.ino())) {
             out.push(p.clone());
         }
@@ -131,22 +138,33 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
 fn walk(
     dir: &Path,
     meta: &Metadata,
+    depth: usize,
     seen: &mut HashSet<(u64, u64)>,
     out: &mut Vec<PathBuf>,
-) -> std::io::Result<()> {
+) -> Result<(), Diagnostic> {
     if !seen.insert((meta.dev(), meta.ino())) {
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+    if depth > MAX_DEPTH {
+        return Err(Diagnostic::whole_file(
+            dir,
+            format!("directories nested more than {MAX_DEPTH} levels deep"),
+        ));
+    }
+    let cannot =
+        |e: std::io::Error| Diagnostic::whole_file(dir, format!("cannot list the directory: {e}"));
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(cannot)?
         .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(cannot)?;
     entries.sort();
     for p in entries {
         let is_scenario = p.extension().is_some_and(|e| e == "toml" || e == "spec");
         match std::fs::metadata(&p) {
             Ok(m) if m.is_dir() => {
                 if p.file_name().is_some_and(|n| n != "expected") {
-                    walk(&p, &m, seen, out)?;
+                    walk(&p, &m, depth + 1, seen, out)?;
                 }
             }
             Ok(m) => {
