@@ -430,67 +430,15 @@ pub async fn run_plans(
     report
 }
 
-/// Writes the JSON (and, unless `--no-html`, the HTML) results, each atomically, to `--out`;
-/// a file that cannot be written there goes to [`report::write::fallback_dir`] instead.
+/// Writes the JSON (and, unless `--no-html`, the HTML) results to `--out`, falling back to
+/// a temporary directory file by file (see [`report::write::write_report`]).
 /// Returns where the JSON and HTML went (`None`: nowhere, or not asked for) and what failed.
 pub fn write_results(
     report: &Report,
     args: &RunArgs,
 ) -> (Option<PathBuf>, Option<PathBuf>, Vec<String>) {
-    let mut errors = Vec::new();
-    let mut fallback: Option<Option<PathBuf>> = None;
-    let mut fallback_dir = |errors: &mut Vec<String>| {
-        fallback
-            .get_or_insert_with(|| match report::write::fallback_dir() {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    errors.push(format!("no fallback directory for the results: {e}"));
-                    None
-                }
-            })
-            .clone()
-    };
-    let mut json = None;
-    match report.write_json(&args.out) {
-        Ok(p) => json = Some(p),
-        Err(e) => {
-            errors.push(format!(
-                "cannot write results to {}: {e}",
-                args.out.display()
-            ));
-            if let Some(dir) = fallback_dir(&mut errors) {
-                match report.write_json(&dir) {
-                    Ok(p) => json = Some(p),
-                    Err(e) => {
-                        errors.push(format!("cannot write results to {}: {e}", dir.display()))
-                    }
-                }
-            }
-        }
-    }
-    let mut html = None;
-    if let (false, Some(json)) = (args.no_html, &json) {
-        let page = report::html::render(report);
-        let name = json.with_extension("html");
-        let name = name.file_name().unwrap_or_default();
-        let beside = json.with_extension("html");
-        match report::write::write_atomic(&beside, page.as_bytes()) {
-            Ok(()) => html = Some(beside),
-            Err(e) => {
-                errors.push(format!("cannot write results to {}: {e}", beside.display()));
-                if let Some(dir) = fallback_dir(&mut errors).filter(|d| !json.starts_with(d)) {
-                    let path = dir.join(name);
-                    match report::write::write_atomic(&path, page.as_bytes()) {
-                        Ok(()) => html = Some(path),
-                        Err(e) => {
-                            errors.push(format!("cannot write results to {}: {e}", path.display()))
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (json, html, errors)
+    let w = report::write::write_report(report, &args.out, !args.no_html);
+    (w.json, w.html, w.errors)
 }
 
 /// The servers of one run, and the throwaway ones keyrace started for it (stopped by

@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use super::Report;
+
 /// Why `--out` cannot take results.
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
@@ -149,6 +151,69 @@ pub fn fallback_dir() -> std::io::Result<PathBuf> {
         )));
     }
     Ok(dir)
+}
+
+/// Where [`write_report`] put a report's files, and what failed on the way.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The JSON file: in the requested directory, else in [`fallback_dir`]; `None` when it
+    /// could not be written anywhere.
+    pub json: Option<PathBuf>,
+    /// The HTML page (beside the JSON, else in [`fallback_dir`]), if asked for and written.
+    pub html: Option<PathBuf>,
+    /// One message per failed write (path and I/O error); empty when all went to `dir`.
+    pub errors: Vec<String>,
+}
+
+/// Writes `report` as JSON (and HTML when `html`) into `dir`, each file atomically; a file
+/// that cannot be written there goes to [`fallback_dir`] (created only when needed).
+pub fn write_report(report: &Report, dir: &Path, html: bool) -> Written {
+    let mut w = Written::default();
+    let mut fallback: Option<Option<PathBuf>> = None;
+    let mut fallback_dir = |errors: &mut Vec<String>| {
+        fallback
+            .get_or_insert_with(|| match fallback_dir() {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    errors.push(format!("no fallback directory for the results: {e}"));
+                    None
+                }
+            })
+            .clone()
+    };
+    let failed =
+        |path: &Path, e: std::io::Error| format!("cannot write results to {}: {e}", path.display());
+    match report.write_json(dir) {
+        Ok(p) => w.json = Some(p),
+        Err(e) => {
+            w.errors.push(failed(dir, e));
+            if let Some(other) = fallback_dir(&mut w.errors) {
+                match report.write_json(&other) {
+                    Ok(p) => w.json = Some(p),
+                    Err(e) => w.errors.push(failed(&other, e)),
+                }
+            }
+        }
+    }
+    let Some(json) = w.json.clone().filter(|_| html) else {
+        return w;
+    };
+    let page = super::html::render(report);
+    let beside = json.with_extension("html");
+    match write_atomic(&beside, page.as_bytes()) {
+        Ok(()) => w.html = Some(beside),
+        Err(e) => {
+            w.errors.push(failed(&beside, e));
+            if let Some(other) = fallback_dir(&mut w.errors).filter(|d| !json.starts_with(d)) {
+                let path = other.join(beside.file_name().unwrap_or_default());
+                match write_atomic(&path, page.as_bytes()) {
+                    Ok(()) => w.html = Some(path),
+                    Err(e) => w.errors.push(failed(&path, e)),
+                }
+            }
+        }
+    }
+    w
 }
 
 #[cfg(test)]
