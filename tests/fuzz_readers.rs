@@ -366,6 +366,10 @@ fn stress_unrunnable(plan: &keyrace::plan::Plan) -> Option<String> {
         ),
         (plan.strategies.is_empty(), "strategies"),
         (
+            plan.expectations.iter().any(|e| !e.value.is_finite()),
+            "expectation bound",
+        ),
+        (
             plan.strategies
                 .iter()
                 .flat_map(|s| s.programs.values())

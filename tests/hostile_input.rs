@@ -241,6 +241,12 @@ fn numbers_out_of_range_are_located_errors() {
             (8, 11),
             "workers must be at least 1",
         ),
+        (
+            "that = [\"errors >= 0\"]",
+            "that = [\"errors >= 0\", \"rows < nan\"]",
+            (13, 24),
+            "must be a finite number, found NaN",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, (old, new, (line, col), words)) in cases.iter().enumerate() {

@@ -639,9 +639,19 @@ fn expectations(
             return Err(c.err(&e.that, "`that` lists no expectation"));
         }
         for t in e.that.get_ref() {
-            out.push(
-                Expectation::parse(&strategy, database, t.get_ref()).map_err(|m| c.err(t, m))?,
-            );
+            let x =
+                Expectation::parse(&strategy, database, t.get_ref()).map_err(|m| c.err(t, m))?;
+            if !x.value.is_finite() {
+                return Err(c.err(
+                    t,
+                    format!(
+                        "the bound in `{}` must be a finite number, found {}",
+                        t.get_ref(),
+                        x.value
+                    ),
+                ));
+            }
+            out.push(x);
         }
     }
     Ok(out)
