@@ -67,6 +67,8 @@ enum Mutation {
     SetKey(usize, usize),
     /// Replace the value of an existing `key = value` line with an extreme value.
     ReplaceValue(usize, usize),
+    /// Repeat a run of lines many times (thousands of sessions, steps, strategies).
+    RepeatLines(usize, usize, usize),
 }
 
 /// Keys of the formats whose values are numbers or durations.
@@ -121,6 +123,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => (any::<usize>(), 60usize..220).prop_map(|(a, d)| Mutation::DeepHeader(a, d)),
         6 => (0..KEYS.len(), any::<usize>()).prop_map(|(k, v)| Mutation::SetKey(k, v)),
         4 => (any::<usize>(), any::<usize>()).prop_map(|(a, v)| Mutation::ReplaceValue(a, v)),
+        1 => (any::<usize>(), 1usize..5, 10usize..400)
+            .prop_map(|(a, n, t)| Mutation::RepeatLines(a, n, t)),
     ]
 }
 
@@ -269,6 +273,22 @@ fn apply(b: &mut Vec<u8>, m: &Mutation) {
                     let at = after_header.unwrap_or(0);
                     b.splice(at..at, format!("{key} = {}\n", extreme(*v)).into_bytes());
                 }
+            }
+        }
+        Mutation::RepeatLines(k, n, times) => {
+            if let Some(first) = line_range(b, *k) {
+                let end = (1..*n)
+                    .filter_map(|i| line_range(b, k + i))
+                    .map(|r| r.end)
+                    .filter(|&e| e > first.start)
+                    .max()
+                    .unwrap_or(first.end);
+                let block = b[first.start..end].to_vec();
+                let mut copies = Vec::with_capacity(block.len() * times);
+                for _ in 0..*times {
+                    copies.extend_from_slice(&block);
+                }
+                b.splice(end..end, copies);
             }
         }
         Mutation::ReplaceValue(k, v) => {

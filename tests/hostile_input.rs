@@ -431,3 +431,33 @@ fn two_links_to_one_file_list_it_once_and_deep_nesting_is_refused() {
     let d = keyrace::scenario::discover(&[dir.path().to_path_buf()]).unwrap_err();
     assert!(d.message.contains("more than 32 levels"), "{d}");
 }
+
+#[test]
+fn thousands_of_sessions_or_steps_neither_overflow_the_stack_nor_take_long() {
+    let start = Instant::now();
+    let wide: String = (0..25_000)
+        .map(|i| format!("session s{i}\nstep a{i} {{ SELECT 1; }}\n"))
+        .collect();
+    let d = keyrace::interleave::parse(Path::new("wide.spec"), &wide).unwrap_err();
+    assert_eq!((d.line, d.column), (201, 9), "{d}");
+    assert!(d.message.contains("more than 100 sessions"), "{d}");
+    // 99 one-step sessions: 99! interleavings, refused by counting, not by generating.
+    let many: String = (0..99)
+        .map(|i| format!("session s{i}\nstep a{i} {{ SELECT 1; }}\n"))
+        .collect();
+    let d = keyrace::interleave::parse(Path::new("many.spec"), &many).unwrap_err();
+    assert!(d.message.contains("more than 1000 interleavings"), "{d}");
+    let long = format!(
+        "session s\n{}",
+        (0..40_000)
+            .map(|i| format!("step a{i} {{ SELECT 1; }}\n"))
+            .collect::<String>()
+    );
+    let plan = keyrace::interleave::parse(Path::new("long.spec"), &long).expect("one order");
+    assert_eq!(plan.permutations.len(), 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}

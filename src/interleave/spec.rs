@@ -14,8 +14,8 @@ use std::path::Path;
 
 use super::diag::Diagnostic;
 use super::plan::{
-    Blocker, InterleavePlan, MAX_GENERATED_PERMUTATIONS, Permutation, PermutationStep, Session,
-    SourceFormat, SqlText, Step, all_interleavings,
+    Blocker, InterleavePlan, MAX_GENERATED_PERMUTATIONS, MAX_SESSIONS, Permutation,
+    PermutationStep, Session, SourceFormat, SqlText, Step, all_interleavings,
 };
 use crate::db::Dialect;
 
@@ -291,6 +291,12 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         while p.is_kw("session") {
             p.bump();
             let name = p.name("session")?;
+            if sessions.len() == MAX_SESSIONS {
+                return Err((
+                    name.span,
+                    format!("more than {MAX_SESSIONS} sessions (each holds a connection)"),
+                ));
+            }
             let mut s = RawSession {
                 name,
                 setup: None,

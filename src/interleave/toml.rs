@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::diag::Diagnostic;
 use super::plan::{
-    InterleavePlan, MAX_GENERATED_PERMUTATIONS, Session, SourceFormat, SqlText, Step,
+    InterleavePlan, MAX_GENERATED_PERMUTATIONS, MAX_SESSIONS, Session, SourceFormat, SqlText, Step,
     all_interleavings,
 };
 use super::spec::{DEFAULT_WAIT_TIMEOUT_MS, parse_permutation_entry, resolve_permutation};
@@ -222,6 +222,12 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
     let mut step_names: HashMap<String, usize> = HashMap::new();
     let mut session_names: HashMap<String, ()> = HashMap::new();
     for (si, sv) in cx.array(sessions_v, "session")?.iter().enumerate() {
+        if si == MAX_SESSIONS {
+            return Err(cx.err(
+                sv.span(),
+                format!("more than {MAX_SESSIONS} sessions (each holds a connection)"),
+            ));
+        }
         let st = cx.table(sv, "a `[[session]]` entry")?;
         cx.check_keys(st, SESSION_KEYS, "`[[session]]`")?;
         let name_v = st
