@@ -41,12 +41,11 @@ fn not_regular(path: &Path, meta: &Metadata) -> Diagnostic {
     )
 }
 
-fn too_large(path: &Path, size: u64) -> Diagnostic {
+fn too_large(path: &Path, size: Option<u64>) -> Diagnostic {
+    let size = size.map_or("more than 1 MiB".into(), |n| format!("{n} bytes"));
     Diagnostic::whole_file(
         path,
-        format!(
-            "is {size} bytes, more than the 1 MiB ({MAX_FILE_BYTES} bytes) a scenario file may have"
-        ),
+        format!("is {size}, more than the 1 MiB ({MAX_FILE_BYTES} bytes) a scenario file may have"),
     )
 }
 
@@ -67,7 +66,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         return Err(not_regular(path, &meta));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large(path, meta.len()));
+        return Err(too_large(path, Some(meta.len())));
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -83,7 +82,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         .read_to_end(&mut bytes)
         .map_err(cannot)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(path, bytes.len() as u64));
+        return Err(too_large(path, None));
     }
     text_of(path, bytes)
 }
