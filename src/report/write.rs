@@ -183,7 +183,12 @@ pub fn write_report(report: &Report, dir: &Path, html: bool) -> Written {
     };
     let failed =
         |path: &Path, e: std::io::Error| format!("cannot write results to {}: {e}", path.display());
-    match report.write_json(dir) {
+    let first = if dir.exists() && !dir.is_dir() {
+        Err(std::io::Error::other("it is now a file, not a directory"))
+    } else {
+        report.write_json(dir)
+    };
+    match first {
         Ok(p) => w.json = Some(p),
         Err(e) => {
             w.errors.push(failed(dir, e));
