@@ -74,6 +74,7 @@ enum Mutation {
 /// Keys of the formats whose values are numbers or durations.
 const KEYS: &[&str] = &[
     "duration",
+    "repeat",
     "operations",
     "workers",
     "keys",
@@ -386,7 +387,10 @@ fn stress_unrunnable(plan: &keyrace::plan::Plan) -> Option<String> {
         ),
         (plan.strategies.is_empty(), "strategies"),
         (
-            plan.expectations.iter().any(|e| !e.value.is_finite()),
+            plan.expectations.iter().any(|e| match e.bound {
+                keyrace::expect::Bound::Value(v) => !v.is_finite(),
+                keyrace::expect::Bound::Relative { factor, .. } => !factor.is_finite(),
+            }),
             "expectation bound",
         ),
         (

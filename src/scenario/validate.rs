@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::Diagnostic;
 use super::raw::{RawExpect, RawRetry, RawScenario, RawStep, RawStrategy, RawWorkload};
 use crate::db::{Dialect, Outcome};
-use crate::expect::Expectation;
+use crate::expect::{Bound, Expectation};
 use crate::plan::{
     Distribution, Isolation, KeyType, Mode, Plan, Shape, StrategyPlan, TableSpec, Workload,
 };
@@ -317,6 +317,10 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         .map(|l| c.positive(l, "lock_timeout_ms", MAX_DURATION.as_millis() as u64))
         .transpose()?
         .unwrap_or(10_000);
+    let repeat = match &w.repeat {
+        None => 1,
+        Some(r) => c.positive(r, "repeat", 1000)? as u32,
+    };
     Ok(Workload {
         shape,
         workers: workers as usize,
@@ -328,6 +332,7 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         seed,
         isolation,
         lock_timeout_ms,
+        repeat,
     })
 }
 
@@ -641,13 +646,16 @@ fn expectations(
         for t in e.that.get_ref() {
             let x =
                 Expectation::parse(&strategy, database, t.get_ref()).map_err(|m| c.err(t, m))?;
-            if !x.value.is_finite() {
+            let number = match x.bound {
+                Bound::Value(v) => v,
+                Bound::Relative { factor, .. } => factor,
+            };
+            if !number.is_finite() {
                 return Err(c.err(
                     t,
                     format!(
-                        "the bound in `{}` must be a finite number, found {}",
-                        t.get_ref(),
-                        x.value
+                        "the bound in `{}` must be a finite number, found {number}",
+                        t.get_ref()
                     ),
                 ));
             }
