@@ -243,9 +243,9 @@ fn numbers_out_of_range_are_located_errors() {
         ),
         (
             "that = [\"errors >= 0\"]",
-            "that = [\"errors >= 0\", \"rows < nan\"]",
+            "that = [\"errors >= 0\", \"rows < inf * workers\"]",
             (13, 24),
-            "must be a finite number, found NaN",
+            "must be a finite number, found inf",
         ),
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -411,7 +411,7 @@ fn a_strategy_filter_that_matches_nothing_is_refused_instead_of_running_nothing(
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("--strategy check-than-insert: no scenario has a strategy of that name; they have: check-then-insert"),
+        err.contains("--strategy `check-than-insert`: no such strategy in these scenarios; known: check-then-insert"),
         "{err}"
     );
 }
