@@ -236,10 +236,10 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
     let w = &mut plan.workload;
     if let Some(n) = args.workers {
-        w.workers = n.max(1);
+        w.workers = n;
     }
     if let Some(n) = args.operations {
-        w.operations = n.max(1);
+        w.operations = n;
     }
     if let Some(d) = args.duration {
         w.duration = Some(d);

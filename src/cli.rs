@@ -83,11 +83,12 @@ pub struct RunArgs {
     /// Run only these strategies (by name).
     #[arg(long = "strategy", value_name = "NAME", value_delimiter = ',')]
     pub strategies: Vec<String>,
-    /// Override the number of workers (concurrent sessions).
-    #[arg(long)]
+    /// Override the number of workers (concurrent sessions), 1 to 10,000 (each holds a
+    /// connection: the server's max_connections must allow them).
+    #[arg(long, value_parser = parse_workers)]
     pub workers: Option<usize>,
-    /// Override the number of operations per strategy and database.
-    #[arg(long)]
+    /// Override the number of operations per strategy and database, 1 to 10^12.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub operations: Option<u64>,
     /// Override the run length per strategy and database (e.g. 10s, 500ms, 2m).
     #[arg(long, value_parser = parse_duration)]
@@ -225,5 +226,17 @@ impl RunArgs {
             Ok(Command::Run(args)) => args,
             other => unreachable!("static arguments of `keyrace run` always parse: {other:?}"),
         }
+    }
+}
+
+/// `--workers`: 1 to 10,000, the range the scenario file accepts.
+fn parse_workers(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if (1..=10_000).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("must be from 1 to 10000, found {n}"))
     }
 }
