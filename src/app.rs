@@ -30,6 +30,9 @@ pub enum AppError {
     /// A usage error (bad flag value).
     #[error("{0}")]
     Usage(String),
+    /// Ctrl-C (SIGINT, SIGTERM, SIGHUP) before the run started (exit code 130).
+    #[error("interrupted {0}")]
+    Interrupted(&'static str),
     /// Writing results failed.
     #[error("cannot write results to {path}: {source}")]
     Write {
@@ -286,6 +289,12 @@ fn progress_bar(args: &RunArgs, len: Option<u64>, msg: String) -> ProgressBar {
 }
 
 /// Runs every plan on every server and returns the report (not yet written).
+///
+/// Each statement is bounded by the scenario's statement timeout (see
+/// [`runner::statement_timeout`]); a server lost or stuck mid-run ends its cell with
+/// partial figures, and its later cells are skipped (the scenario's `error` says so).
+/// Databases created on URL servers are recorded in the run state file until dropped (see
+/// [`provision::run_state`]).
 pub async fn run_plans(
     plans: &[Plan],
     servers: &[Server],
@@ -293,7 +302,27 @@ pub async fn run_plans(
     command: Vec<String>,
     cancel: &CancellationToken,
 ) -> Report {
+    run_plans_lost(plans, servers, args, command, cancel).await.0
+}
+
+fn add_error(sr: &mut ScenarioReport, e: String) {
+    sr.error = Some(match sr.error.take() {
+        Some(old) => format!("{old}\n{e}"),
+        None => e,
+    });
+}
+
+/// [`run_plans`], also returning the labels of servers lost mid-run.
+async fn run_plans_lost(
+    plans: &[Plan],
+    servers: &[Server],
+    args: &RunArgs,
+    command: Vec<String>,
+    cancel: &CancellationToken,
+) -> (Report, std::collections::BTreeSet<String>) {
+    let mut lost = std::collections::BTreeSet::new();
     let run_id = new_run_id();
+    provision::run_state::begin(&run_id);
     let mut report = Report {
         format_version: report::FORMAT_VERSION,
         keyrace_version: env!("CARGO_PKG_VERSION").into(),
@@ -320,6 +349,9 @@ pub async fn run_plans(
             results: Vec::new(),
             error: None,
         };
+        // A step the server rejects or a broken setup stops the scenario; a strategy whose
+        // every operation fails, or a lost server, only ends that cell.
+        let mut stop_scenario = false;
         for strategy in &plan.strategies {
             for server in servers
                 .iter()
@@ -331,6 +363,9 @@ pub async fn run_plans(
                     break 'plans;
                 }
                 let target = &server.target;
+                if lost.contains(&target.label) {
+                    continue;
+                }
                 match strategy.programs.get(&target.dialect) {
                     Some(Err(why)) => {
                         sr.results
@@ -342,6 +377,14 @@ pub async fn run_plans(
                 }
                 db_counter += 1;
                 let db_name = format!("keyrace_{run_id}_{db_counter}");
+                if server.info.provider == "url" {
+                    provision::run_state::record_database(target.dialect, &target.url, &db_name);
+                }
+                let statement_timeout = runner::statement_timeout(
+                    target.dialect,
+                    &plan.workload,
+                    args.statement_timeout,
+                );
                 let w = &plan.workload;
                 let len = (w.operations != u64::MAX).then_some(w.operations);
                 let bar = progress_bar(
@@ -359,9 +402,16 @@ pub async fn run_plans(
                         }
                     })
                 };
-                let r =
-                    runner::run_strategy(&plan, strategy, target, &db_name, cancel, done.clone())
-                        .await;
+                let r = runner::run_strategy(
+                    &plan,
+                    strategy,
+                    target,
+                    &db_name,
+                    statement_timeout,
+                    cancel,
+                    done.clone(),
+                )
+                .await;
                 ticker.abort();
                 bar.set_position(done.load(Ordering::Relaxed));
                 bar.finish_and_clear();
@@ -376,21 +426,45 @@ pub async fn run_plans(
                             &run,
                             &plan.expectations,
                         ));
+                        if let Some(f) = &run.fatal {
+                            add_error(&mut sr, f.clone());
+                        }
+                        if let Some(why) = &run.server_lost {
+                            add_error(
+                                &mut sr,
+                                format!(
+                                    "{} was lost mid-run (later cells on it skipped): {why}",
+                                    target.label
+                                ),
+                            );
+                            lost.insert(target.label.clone());
+                        }
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        sr.error = Some(e.to_string());
+                        let server_gone = matches!(
+                            &e,
+                            runner::HarnessError::Server { source, .. }
+                                if matches!(source.class, crate::db::Outcome::ConnectionError | crate::db::Outcome::Timeout)
+                        );
+                        add_error(&mut sr, e.to_string());
+                        if server_gone {
+                            lost.insert(target.label.clone());
+                            continue;
+                        }
+                        stop_scenario = true;
                         break;
                     }
                 }
             }
-            if sr.error.is_some() {
+            if stop_scenario {
                 break;
             }
         }
         report.scenarios.push(sr);
     }
-    report
+    provision::run_state::finish();
+    (report, lost)
 }
 
 /// Writes the JSON (and HTML) results.
@@ -478,11 +552,15 @@ pub async fn resolve_servers(
                 ServerSpec::parse(dialect, &spec).map_err(|e| AppError::Usage(e.to_string()))?;
             let started = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return Err(AppError::Server("interrupted while starting the servers".into())),
+                _ = cancel.cancelled() => return Err(AppError::Interrupted("while starting the servers")),
                 r = provision::start(dialect, &parsed) => r.map_err(|e| AppError::Server(e.to_string()))?,
             };
             let provider = started.provider.to_string();
-            let server = connect_server(dialect, &started.url, &provider, started.startup_ms).await;
+            let server = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(AppError::Interrupted("while connecting to the servers")),
+                r = connect_server(dialect, &started.url, &provider, started.startup_ms) => r,
+            };
             if provider != "url" {
                 resolved.provisioned.push(started);
             }
@@ -503,6 +581,9 @@ pub async fn resolve_servers(
 /// Errors: [`AppError`] for bad scenario files, unreachable servers and unwritable results;
 /// failing expectations are not errors (see [`Report::all_held`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
+    if let Some(d) = args.connect_timeout {
+        crate::db::set_connect_timeout(d);
+    }
     let scenarios = load_all(&args.paths)?;
     let resolved = resolve_servers(&scenarios, args, cancel).await?;
     let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
@@ -522,7 +603,13 @@ async fn run_on(
         ));
     }
     let command = args.paths.iter().map(|p| p.display().to_string()).collect();
-    let mut report = run_plans(&scenarios.plans, servers, args, command, cancel).await;
+    let (mut report, lost) =
+        run_plans_lost(&scenarios.plans, servers, args, command, cancel).await;
+    let alive: Vec<Server> = servers
+        .iter()
+        .filter(|s| !lost.contains(&s.target.label))
+        .cloned()
+        .collect();
     for plan in &scenarios.interleavings {
         if cancel.is_cancelled() {
             report.interrupted = true;
@@ -530,7 +617,7 @@ async fn run_on(
         }
         report
             .interleavings
-            .push(run_interleaving(plan, servers, args, cancel).await?);
+            .push(run_interleaving(plan, &alive, args, cancel).await?);
     }
     let (json_path, html_path) = write_results(&report, args)?;
     Ok(RunOutcome {

@@ -84,6 +84,14 @@ pub struct RunArgs {
     /// Override the run length per strategy and database (e.g. 10s, 500ms, 2m).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Limit on each statement (e.g. 5s, 500ms): one that gets no answer in time is counted
+    /// as `timeout` and cancelled from a side connection. Default: the scenario's lock wait
+    /// limit plus 5 s (see docs/scenario-format.md).
+    #[arg(long, value_parser = parse_duration, env = "KEYRACE_STATEMENT_TIMEOUT")]
+    pub statement_timeout: Option<std::time::Duration>,
+    /// Limit on opening a connection (TCP, TLS, start-up, authentication); default 10s.
+    #[arg(long, value_parser = parse_duration, env = "KEYRACE_CONNECT_TIMEOUT")]
+    pub connect_timeout: Option<std::time::Duration>,
     /// Override the key seed.
     #[arg(long)]
     pub seed: Option<u64>,

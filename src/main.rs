@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             if reaped.reaped.is_empty() {
                 eprintln!("no orphaned throwaway servers");
             }
-            ExitCode::SUCCESS
+            reap_databases()
         }
         Command::Run(args) => run(args, cli.threads),
         Command::Check(args) => match app::load_all(&args.paths) {
@@ -129,6 +129,12 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     );
                 } else {
                     print!("{}", report::table::render(&out.report));
+                    print!("{}", report::errors::render(&out.report));
+                }
+                for s in out.report.scenarios.iter() {
+                    if let Some(e) = &s.error {
+                        eprintln!("error: {}: {e}", s.file);
+                    }
                 }
                 eprintln!("results: {}", out.json_path.display());
                 if let Some(h) = &out.html_path {
@@ -144,10 +150,43 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+            Err(e @ app::AppError::Interrupted(_)) => {
+                eprintln!("{e}");
+                ExitCode::from(130)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
             }
         }
     })
+}
+
+/// `keyrace reap`, second half: drop the databases that killed runs left on URL servers.
+fn reap_databases() -> ExitCode {
+    match keyrace::provision::run_state::reap_run_databases() {
+        Ok(r) => {
+            for (db, server) in &r.dropped {
+                eprintln!("dropped database {db} left by a killed keyrace on {server}");
+            }
+            for (db, server, why) in &r.kept {
+                eprintln!("kept database {db} on {server}: {why}");
+            }
+            for (path, why) in &r.ignored {
+                eprintln!("ignored {}: {why}", path.display());
+            }
+            if r.dropped.is_empty() && r.kept.is_empty() {
+                eprintln!("no databases left by killed runs");
+            }
+            if r.kept.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -5,7 +5,10 @@ pub mod info;
 mod outcome;
 mod url;
 
-pub use conn::{Conn, Param, StepResult};
+pub use conn::{
+    Conn, DEFAULT_CONNECT_TIMEOUT, Param, StepResult, cancel_backend, connect_timeout,
+    set_connect_timeout,
+};
 pub use outcome::{DbError, Outcome, classify};
 pub use url::{database_url, redact_url};
 

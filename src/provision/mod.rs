@@ -29,6 +29,7 @@ mod local_mysql;
 mod local_pg;
 mod procs;
 mod reaper;
+pub mod run_state;
 mod signals;
 mod spec;
 

@@ -287,6 +287,11 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         .map(|l| c.positive(l, "lock_timeout_ms"))
         .transpose()?
         .unwrap_or(10_000);
+    let statement_timeout_ms = w
+        .statement_timeout_ms
+        .as_ref()
+        .map(|l| c.positive(l, "statement_timeout_ms"))
+        .transpose()?;
     Ok(Workload {
         shape,
         workers: workers as usize,
@@ -298,6 +303,7 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         seed: w.seed.as_ref().map(|s| *s.get_ref() as u64).unwrap_or(42),
         isolation,
         lock_timeout_ms,
+        statement_timeout_ms,
     })
 }
 
@@ -522,8 +528,14 @@ fn custom_step(
         })?,
     };
     let name = st.name.clone().unwrap_or_else(|| format!("step{}", n + 1));
+    let at = c.err(sql, "");
     Step::new(dialect, &name, sql.get_ref(), when, effect)
-        .map(Some)
+        .map(|s| {
+            Some(Step {
+                location: Some(format!("{}:{}:{}", at.path.display(), at.line, at.column)),
+                ..s
+            })
+        })
         .map_err(|e| c.err(sql, e))
 }
 
