@@ -302,7 +302,9 @@ pub async fn run_plans(
     command: Vec<String>,
     cancel: &CancellationToken,
 ) -> Report {
-    run_plans_lost(plans, servers, args, command, cancel).await.0
+    run_plans_lost(plans, servers, args, command, cancel)
+        .await
+        .0
 }
 
 fn add_error(sr: &mut ScenarioReport, e: String) {
@@ -603,8 +605,7 @@ async fn run_on(
         ));
     }
     let command = args.paths.iter().map(|p| p.display().to_string()).collect();
-    let (mut report, lost) =
-        run_plans_lost(&scenarios.plans, servers, args, command, cancel).await;
+    let (mut report, lost) = run_plans_lost(&scenarios.plans, servers, args, command, cancel).await;
     let alive: Vec<Server> = servers
         .iter()
         .filter(|s| !lost.contains(&s.target.label))

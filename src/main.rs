@@ -132,7 +132,7 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     print!("{}", report::errors::render(&out.report));
                 }
                 for s in out.report.scenarios.iter() {
-                    if let Some(e) = &s.error {
+                    for e in s.error.iter().flat_map(|e| e.lines()) {
                         eprintln!("error: {}: {e}", s.file);
                     }
                 }

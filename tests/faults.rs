@@ -125,18 +125,36 @@ impl Sandbox {
     }
 
     /// Waits until a database `keyrace_*_<n>` exists (cell n has started), then `settle`.
-    fn wait_for_cell(&self, dialect: Dialect, url: &str, n: u32, child: &mut Child, settle: Duration) {
+    fn wait_for_cell(
+        &self,
+        dialect: Dialect,
+        url: &str,
+        n: u32,
+        child: &mut Child,
+        settle: Duration,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(120);
         let suffix = format!("_{n}");
         loop {
-            if self.keyrace_dbs(dialect, url).iter().any(|d| d.ends_with(&suffix)) {
+            if self
+                .keyrace_dbs(dialect, url)
+                .iter()
+                .any(|d| d.ends_with(&suffix))
+            {
                 std::thread::sleep(settle);
                 return;
             }
             if let Some(s) = child.try_wait().unwrap() {
-                panic!("keyrace exited ({s}) before cell {n} started:\n{}", self.log());
+                panic!(
+                    "keyrace exited ({s}) before cell {n} started:\n{}",
+                    self.log()
+                );
             }
-            assert!(Instant::now() < deadline, "cell {n} not started after 120 s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "cell {n} not started after 120 s:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -160,11 +178,19 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitS
 }
 
 /// Waits for `child` at most `limit`; kills it and fails when it is still running.
-fn exit_within(sandbox: &Sandbox, child: &mut Child, limit: Duration, what: &str) -> (i32, Duration) {
+fn exit_within(
+    sandbox: &Sandbox,
+    child: &mut Child,
+    limit: Duration,
+    what: &str,
+) -> (i32, Duration) {
     let t0 = Instant::now();
     let Some(status) = wait_exit(child, limit) else {
         let _ = child.kill();
-        panic!("keyrace still runs {limit:?} after {what}:\n{}", sandbox.log());
+        panic!(
+            "keyrace still runs {limit:?} after {what}:\n{}",
+            sandbox.log()
+        );
     };
     let took = t0.elapsed();
     eprintln!("TIME-TO-EXIT {what}: {} ms, {status}", took.as_millis());
@@ -176,10 +202,44 @@ fn signal_group(child: &Child, sig: libc::c_int) {
     unsafe { libc::kill(-(child.id() as i32), sig) };
 }
 
+/// The pids of `pid`'s children and their children (from `/proc/*/stat`, field 4).
+fn descendants(pid: i32) -> Vec<i32> {
+    let parent_of = |p: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        stat[stat.rfind(')')? + 1..]
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let all: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(all.iter().copied().filter(|&c| parent_of(c) == Some(p)));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Signals the server and every process it forked. PostgreSQL backends call setsid(), so
+/// signalling the postmaster's process group would miss them.
 fn signal_server(server: &provision::Server, sig: libc::c_int) {
     let pid = server.pid.expect("a local server has a pid") as i32;
-    // SAFETY: the throwaway server this test started leads its own process group.
+    let children = descendants(pid);
+    // SAFETY: the throwaway server this test started leads its own process group; the
+    // other pids are its own children, read just now.
     unsafe { libc::kill(-pid, sig) };
+    for c in children {
+        // SAFETY: as above.
+        unsafe { libc::kill(c, sig) };
+    }
 }
 
 fn signup_args<'a>(dialect: Dialect, url: &'a str, duration: &'a str) -> Vec<&'a str> {
@@ -215,24 +275,47 @@ fn server_killed_mid_run(dialect: Dialect) {
     // The first cell is done and the second one running when the server dies.
     sandbox.wait_for_cell(dialect, &url, 2, &mut keyrace, Duration::from_millis(1500));
     signal_server(&server, libc::SIGKILL);
-    let (code, took) = exit_within(&sandbox, &mut keyrace, Duration::from_secs(40), &format!("kill -9 of the {dialect} server"));
+    let (code, took) = exit_within(
+        &sandbox,
+        &mut keyrace,
+        Duration::from_secs(40),
+        &format!("kill -9 of the {dialect} server"),
+    );
     let log = sandbox.log();
     assert_eq!(code, 2, "{log}");
     assert!(took < Duration::from_secs(40));
     let json = sandbox.results();
     let results = results_of(&json);
-    assert!(results.len() >= 2, "completed and interrupted cells kept: {results:#?}\n{log}");
+    assert!(
+        results.len() >= 2,
+        "completed and interrupted cells kept: {results:#?}\n{log}"
+    );
     assert_eq!(results[0]["partial"], false, "{:#}", results[0]);
     assert!(results[0]["ops"].as_u64().unwrap() > 0);
     let cut = &results[1];
     assert_eq!(cut["partial"], true, "{cut:#}");
-    assert!(cut["ops"].as_u64().unwrap() > 0, "partial figures kept: {cut:#}");
     assert!(
-        cut["note"].as_str().unwrap_or("").starts_with("partial figures"),
+        cut["ops"].as_u64().unwrap() > 0,
+        "partial figures kept: {cut:#}"
+    );
+    assert!(
+        cut["note"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("partial figures"),
         "{cut:#}"
     );
-    assert!(log.contains("partial figures"), "shown under the table:\n{log}");
-    assert!(json["scenarios"][0]["error"].as_str().unwrap_or("").contains("lost mid-run"), "{json:#}");
+    assert!(
+        log.contains("partial figures"),
+        "shown under the table:\n{log}"
+    );
+    assert!(
+        json["scenarios"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("lost mid-run"),
+        "{json:#}"
+    );
     sandbox.stop(server);
 }
 
@@ -259,9 +342,15 @@ fn server_stopped_for_good(dialect: Dialect) {
     signal_server(&server, libc::SIGCONT);
     let Some(status) = status else {
         let _ = keyrace.kill();
-        panic!("keyrace still runs 30 s after SIGSTOP of the server:\n{}", sandbox.log());
+        panic!(
+            "keyrace still runs 30 s after SIGSTOP of the server:\n{}",
+            sandbox.log()
+        );
     };
-    eprintln!("TIME-TO-EXIT SIGSTOP of the {dialect} server (5 s run, stopped ~1.5 s in): {} ms, {status}", t0.elapsed().as_millis());
+    eprintln!(
+        "TIME-TO-EXIT SIGSTOP of the {dialect} server (5 s run, stopped ~1.5 s in): {} ms, {status}",
+        t0.elapsed().as_millis()
+    );
     let log = sandbox.log();
     assert_eq!(status.code(), Some(2), "{log}");
     let json = sandbox.results();
@@ -276,10 +365,21 @@ fn server_stopped_for_good(dialect: Dialect) {
     assert_eq!(sandbox.keyrace_dbs(dialect, &url).len(), 1);
     let t1 = Instant::now();
     let out = sandbox.keyrace().arg("reap").output().unwrap();
-    eprintln!("TIME keyrace reap after SIGSTOP: {} ms", t1.elapsed().as_millis());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "TIME keyrace reap after SIGSTOP: {} ms",
+        t1.elapsed().as_millis()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(sandbox.keyrace_dbs(dialect, &url), Vec::<String>::new());
-    assert!(sandbox.state_files().is_empty(), "{:?}", sandbox.state_files());
+    assert!(
+        sandbox.state_files().is_empty(),
+        "{:?}",
+        sandbox.state_files()
+    );
     sandbox.stop(server);
 }
 
@@ -337,14 +437,26 @@ fn silent_listener_fails_within_the_connect_timeout() {
     let (port, _h) = silent_listener();
     let sandbox = Sandbox::new();
     let stress = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/signup-race.toml");
-    let interleaving = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/interleave/check-then-insert.toml");
+    let interleaving = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/interleave/check-then-insert.toml"
+    );
     for (flag, scheme, file, what) in [
         ("--postgres", "postgres", stress, "postgres stress run"),
         ("--mysql", "mysql", stress, "mysql stress run"),
-        ("--postgres", "postgres", interleaving, "postgres interleaving"),
+        (
+            "--postgres",
+            "postgres",
+            interleaving,
+            "postgres interleaving",
+        ),
     ] {
         let url = format!("{scheme}://keyrace:s3cret-pw@127.0.0.1:{port}/db");
-        let only = if scheme == "postgres" { "postgres" } else { "mysql" };
+        let only = if scheme == "postgres" {
+            "postgres"
+        } else {
+            "mysql"
+        };
         let (out, took) = run_output(
             &sandbox,
             &[flag, &url, "--only", only, file],
@@ -354,7 +466,10 @@ fn silent_listener_fails_within_the_connect_timeout() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(took < Duration::from_secs(20), "{took:?}");
-        assert!(err.contains(&format!("127.0.0.1:{port}")), "names the server: {err}");
+        assert!(
+            err.contains(&format!("127.0.0.1:{port}")),
+            "names the server: {err}"
+        );
         assert!(!err.contains("s3cret-pw"), "password printed: {err}");
         assert!(err.contains("connect timeout"), "{err}");
     }
@@ -362,7 +477,15 @@ fn silent_listener_fails_within_the_connect_timeout() {
     let url = format!("postgres://keyrace@127.0.0.1:{port}/db");
     let (out, took) = run_output(
         &sandbox,
-        &["--postgres", &url, "--only", "postgres", "--connect-timeout", "2s", stress],
+        &[
+            "--postgres",
+            &url,
+            "--only",
+            "postgres",
+            "--connect-timeout",
+            "2s",
+            stress,
+        ],
         Duration::from_secs(10),
         "silent listener, --connect-timeout 2s",
     );
@@ -385,12 +508,27 @@ fn two_quick_sigints_do_not_skip_the_cleanup() {
         "600s",
         scenario,
     ]);
-    sandbox.wait_for_cell(Dialect::Postgres, &pg.url, 1, &mut keyrace, Duration::from_secs(1));
-    assert_eq!(sandbox.state_files().len(), 1, "the run records its database");
+    sandbox.wait_for_cell(
+        Dialect::Postgres,
+        &pg.url,
+        1,
+        &mut keyrace,
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        sandbox.state_files().len(),
+        1,
+        "the run records its database"
+    );
     signal_group(&keyrace, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(2));
     signal_group(&keyrace, libc::SIGINT);
-    let (code, took) = exit_within(&sandbox, &mut keyrace, Duration::from_secs(30), "two SIGINTs 2 ms apart");
+    let (code, took) = exit_within(
+        &sandbox,
+        &mut keyrace,
+        Duration::from_secs(30),
+        "two SIGINTs 2 ms apart",
+    );
     let log = sandbox.log();
     assert_eq!(code, 130, "{log}");
     assert!(took < Duration::from_secs(10), "{took:?}");
@@ -400,9 +538,19 @@ fn two_quick_sigints_do_not_skip_the_cleanup() {
     assert_eq!(results.len(), 1, "{results:#?}");
     assert_eq!(results[0]["partial"], true);
     assert!(results[0]["ops"].as_u64().unwrap() > 0);
-    assert_eq!(sandbox.keyrace_dbs(Dialect::Postgres, &pg.url), Vec::<String>::new());
-    assert_eq!(sandbox.keyrace_dbs(Dialect::Mysql, &my.url), Vec::<String>::new());
-    assert!(sandbox.state_files().is_empty(), "{:?}", sandbox.state_files());
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &pg.url),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Mysql, &my.url),
+        Vec::<String>::new()
+    );
+    assert!(
+        sandbox.state_files().is_empty(),
+        "{:?}",
+        sandbox.state_files()
+    );
     sandbox.stop(pg);
     sandbox.stop(my);
 }
@@ -431,7 +579,12 @@ fn typo_column_fails_before_the_workload_with_the_servers_message() {
         ),
     );
     for (dialect, flag, url, message) in [
-        (Dialect::Postgres, "--postgres", &pg.url, "column \"idd\" does not exist"),
+        (
+            Dialect::Postgres,
+            "--postgres",
+            &pg.url,
+            "column \"idd\" does not exist",
+        ),
         (Dialect::Mysql, "--mysql", &my.url, "Unknown column 'idd'"),
     ] {
         let (out, took) = run_output(
@@ -468,13 +621,22 @@ fn an_error_on_every_operation_stops_the_cell_with_its_message() {
     );
     let (out, _) = run_output(
         &sandbox,
-        &["--postgres", &pg.url, "--only", "postgres", file.to_str().unwrap()],
+        &[
+            "--postgres",
+            &pg.url,
+            "--only",
+            "postgres",
+            file.to_str().unwrap(),
+        ],
         Duration::from_secs(60),
         "an error on every operation",
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("more than one row returned by a subquery"), "{err}");
+    assert!(
+        err.contains("more than one row returned by a subquery"),
+        "{err}"
+    );
     assert!(err.contains("step lookup"), "{err}");
     let json = sandbox.results();
     let r = &results_of(&json)[0];
@@ -483,7 +645,10 @@ fn an_error_on_every_operation_stops_the_cell_with_its_message() {
     assert_eq!(e["code"], "21000", "{r:#}");
     assert_eq!(e["step"], "lookup");
     assert!(e["message"].as_str().unwrap().contains("more than one row"));
-    assert_eq!(sandbox.keyrace_dbs(Dialect::Postgres, &pg.url), Vec::<String>::new());
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &pg.url),
+        Vec::<String>::new()
+    );
     sandbox.stop(pg);
 }
 
@@ -492,7 +657,13 @@ fn sigkilled_run_against_a_url_server_is_reaped() {
     let sandbox = Sandbox::new();
     let pg = sandbox.start(Dialect::Postgres);
     let mut keyrace = sandbox.spawn_run(&signup_args(Dialect::Postgres, &pg.url, "600s"));
-    sandbox.wait_for_cell(Dialect::Postgres, &pg.url, 1, &mut keyrace, Duration::from_millis(500));
+    sandbox.wait_for_cell(
+        Dialect::Postgres,
+        &pg.url,
+        1,
+        &mut keyrace,
+        Duration::from_millis(500),
+    );
     keyrace.kill().unwrap();
     keyrace.wait().unwrap();
     let left = sandbox.keyrace_dbs(Dialect::Postgres, &pg.url);
@@ -501,15 +672,28 @@ fn sigkilled_run_against_a_url_server_is_reaped() {
     assert_eq!(files.len(), 1, "{files:?}");
     let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let dir_mode = std::fs::metadata(sandbox.state_dir()).unwrap().permissions().mode() & 0o777;
+    let dir_mode = std::fs::metadata(sandbox.state_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(dir_mode, 0o700);
     let t0 = Instant::now();
     let out = sandbox.keyrace().arg("reap").output().unwrap();
-    eprintln!("TIME keyrace reap of a SIGKILLed run: {} ms", t0.elapsed().as_millis());
+    eprintln!(
+        "TIME keyrace reap of a SIGKILLed run: {} ms",
+        t0.elapsed().as_millis()
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains(&format!("dropped database {}", left[0])), "{err}");
-    assert_eq!(sandbox.keyrace_dbs(Dialect::Postgres, &pg.url), Vec::<String>::new());
+    assert!(
+        err.contains(&format!("dropped database {}", left[0])),
+        "{err}"
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &pg.url),
+        Vec::<String>::new()
+    );
     assert!(sandbox.state_files().is_empty());
     sandbox.stop(pg);
 }
@@ -522,7 +706,10 @@ fn reap_trusts_no_state_directory_it_does_not_own_alone() {
     let out = sandbox.keyrace().arg("reap").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("not safe to use") && err.contains("mode 777"), "{err}");
+    assert!(
+        err.contains("not safe to use") && err.contains("mode 777"),
+        "{err}"
+    );
     // A planted state file owned by someone else is ignored, not acted on.
     std::fs::set_permissions(sandbox.state_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let planted = sandbox.state_dir().join("run-abcd1234.json");
@@ -534,6 +721,58 @@ fn reap_trusts_no_state_directory_it_does_not_own_alone() {
     std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = sandbox.keyrace().arg("reap").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ignored") && err.contains("run-abcd1234.json"), "{err}");
+    assert!(
+        err.contains("ignored") && err.contains("run-abcd1234.json"),
+        "{err}"
+    );
     assert!(planted.exists());
+}
+
+#[test]
+fn sigint_with_a_stopped_server_ends_within_seconds_with_results() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(Dialect::Postgres);
+    let url = server.url.clone();
+    let mut keyrace = sandbox.spawn_run(&signup_args(Dialect::Postgres, &url, "600s"));
+    sandbox.wait_for_cell(
+        Dialect::Postgres,
+        &url,
+        1,
+        &mut keyrace,
+        Duration::from_millis(1500),
+    );
+    signal_server(&server, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(1));
+    signal_group(&keyrace, libc::SIGINT);
+    let t0 = Instant::now();
+    let status = wait_exit(&mut keyrace, Duration::from_secs(30));
+    signal_server(&server, libc::SIGCONT);
+    let Some(status) = status else {
+        let _ = keyrace.kill();
+        panic!("keyrace still runs 30 s after SIGINT:\n{}", sandbox.log());
+    };
+    let took = t0.elapsed();
+    eprintln!(
+        "TIME-TO-EXIT SIGINT with the postgres server stopped: {} ms, {status}",
+        took.as_millis()
+    );
+    let log = sandbox.log();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(took < Duration::from_secs(10), "{took:?}\n{log}");
+    let json = sandbox.results();
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(results_of(&json)[0]["partial"], true);
+    // The database could not be dropped on the stopped server; reap does it now.
+    let out = sandbox.keyrace().arg("reap").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &url),
+        Vec::<String>::new()
+    );
+    assert!(sandbox.state_files().is_empty());
+    sandbox.stop(server);
 }

@@ -238,7 +238,10 @@ fn two_sigints_2ms_apart_still_write_results_and_stop_servers() {
     unsafe { libc::kill(-(keyrace.id() as i32), libc::SIGINT) };
     let Some(status) = wait_exit(&mut keyrace, Duration::from_secs(60)) else {
         let _ = keyrace.kill();
-        panic!("keyrace still runs 60 s after two SIGINTs:\n{}", sandbox.log());
+        panic!(
+            "keyrace still runs 60 s after two SIGINTs:\n{}",
+            sandbox.log()
+        );
     };
     eprintln!(
         "TIME-TO-EXIT two SIGINTs 2 ms apart (local servers): {} ms, {status}",
@@ -263,7 +266,11 @@ fn sigint_during_server_start_up_exits_130() {
         .map(|d| d.count() == 0)
         .unwrap_or(true)
     {
-        assert!(Instant::now() < deadline, "no server start:\n{}", sandbox.log());
+        assert!(
+            Instant::now() < deadline,
+            "no server start:\n{}",
+            sandbox.log()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let t0 = Instant::now();

@@ -283,7 +283,10 @@ impl Conn {
                             }
                         })
                         .collect();
-                    (&mut *c).prepare_with(sql.clone(), &types).await.map(|_| ())
+                    (&mut *c)
+                        .prepare_with(sql.clone(), &types)
+                        .await
+                        .map(|_| ())
                 }
                 Inner::My(c) => (&mut *c).prepare(sql.clone()).await.map(|_| ()),
             }

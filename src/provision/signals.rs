@@ -74,7 +74,6 @@ pub fn install_signal_handlers(cancel: CancellationToken) -> Result<(), Provisio
     Ok(())
 }
 
-
 /// Gives up the clean-up: stops every throwaway server at once, prints what is left (the
 /// run's databases on URL servers not dropped yet) and how to remove it, and exits 130.
 fn abandon() -> ! {

@@ -350,13 +350,24 @@ pub async fn run_strategy(
     let degraded = cancel.is_cancelled()
         || matches!(&result, Ok(Some(r)) if r.server_lost.is_some())
         || matches!(&result, Err(HarnessError::Server { .. }));
-    let limit = if degraded {
-        CLEANUP_BOUND
+    let lost = matches!(&result, Ok(Some(r)) if r.server_lost.is_some())
+        || matches!(&result, Err(HarnessError::Server { .. }));
+    let limit = if lost {
+        CLEANUP_BOUND / 2
+    } else if degraded {
+        2 * CLEANUP_BOUND
     } else {
         crate::db::connect_timeout() + statement_timeout
     };
+    let mut result = result;
     if let Err(e) = drop_database_within(target, db_name, limit).await {
         tracing::warn!("could not drop database {db_name} on {}: {e}", target.label);
+        if let Ok(Some(run)) = &mut result
+            && matches!(e.class, Outcome::ConnectionError | Outcome::Timeout)
+        {
+            let why = format!("dropping database {db_name} failed: {e}");
+            run.server_lost.get_or_insert(why);
+        }
     }
     result
 }
@@ -517,7 +528,22 @@ async fn run_in_database(
     } else {
         statement_timeout
     };
-    let (cancels, confirmed) = worker::finish_cancels(&shared, limit).await;
+    // Cancels (already running on side connections), polite closes and the table check
+    // together: with a stopped server each waits its bound, not one after the other.
+    admin.set_statement_timeout(Some(limit));
+    let ((cancels, confirmed), _, after) = tokio::join!(
+        worker::finish_cancels(&shared, limit),
+        futures_util::future::join_all(
+            conns
+                .into_iter()
+                .map(|c| tokio::time::timeout(limit, c.close()))
+        ),
+        bounded(
+            limit,
+            "reading the table",
+            verify::snapshot(&mut admin, &plan.table, w.shape),
+        )
+    );
     if timeouts > 0 {
         let what = format!(
             "{timeouts} operations missed their deadline (statement timeout {} ms); {confirmed} of {cancels} statements cancelled",
@@ -525,16 +551,6 @@ async fn run_in_database(
         );
         failure.get_or_insert(what);
     }
-    for c in conns {
-        let _ = tokio::time::timeout(limit, c.close()).await;
-    }
-    admin.set_statement_timeout(Some(limit));
-    let after = bounded(
-        limit,
-        "reading the table",
-        verify::snapshot(&mut admin, &plan.table, w.shape),
-    )
-    .await;
     admin.close().await;
     let (verification, verified) = match after {
         Ok(after) => (

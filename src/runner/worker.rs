@@ -254,7 +254,10 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Reconnects a worker, giving up on cancellation or at the hard end.
-async fn reconnect(shared: &Shared, stop: impl Future<Output = ()>) -> Option<Result<Conn, String>> {
+async fn reconnect(
+    shared: &Shared,
+    stop: impl Future<Output = ()>,
+) -> Option<Result<Conn, String>> {
     tokio::select! {
         biased;
         _ = stop => None,
@@ -389,9 +392,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                     sane += 1;
                 }
                 if e.class == Outcome::Other && sane == 0 && seq + 1 >= FATAL_AFTER {
-                    let step = result
-                        .failed_at
-                        .map_or("?", |a| a.name(&shared.program));
+                    let step = result.failed_at.map_or("?", |a| a.name(&shared.program));
                     let at = result
                         .failed_at
                         .and_then(|a| match a {
