@@ -465,7 +465,7 @@ async fn run_plans_lost(
         }
         report.scenarios.push(sr);
     }
-    provision::run_state::finish();
+    provision::run_state::finish(&run_id);
     (report, lost)
 }
 

@@ -10,6 +10,7 @@
 //! messages, the database names, the run id, and the owner's pid and start time (so a reused
 //! pid is not mistaken for the live run).
 
+use std::collections::BTreeMap;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -194,13 +195,24 @@ fn valid_run_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-static CURRENT: Mutex<Option<RunState>> = Mutex::new(None);
+/// The runs of this process (several when a test binary runs scenarios in parallel), by id.
+static CURRENT: Mutex<BTreeMap<String, RunState>> = Mutex::new(BTreeMap::new());
 
-fn with_current(f: impl FnOnce(&mut RunState)) {
-    let Ok(mut guard) = CURRENT.lock() else {
+/// The run id in a database name `keyrace_<run id>_<n>`.
+fn run_id_of(database: &str) -> Option<&str> {
+    let rest = database.strip_prefix("keyrace_")?;
+    let (id, n) = rest.rsplit_once('_')?;
+    (valid_run_id(id) && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+}
+
+fn with_run(database: &str, f: impl FnOnce(&mut RunState)) {
+    let Some(id) = run_id_of(database) else {
         return;
     };
-    if let Some(state) = guard.as_mut() {
+    let Ok(mut runs) = CURRENT.lock() else {
+        return;
+    };
+    if let Some(state) = runs.get_mut(id) {
         f(state);
         if let Err(e) = state.save() {
             tracing::warn!("cannot record the run's databases: {e}");
@@ -212,20 +224,24 @@ fn with_current(f: impl FnOnce(&mut RunState)) {
 /// database is recorded.
 pub fn begin(run_id: &str) {
     let me = std::process::id() as i32;
-    if let Ok(mut guard) = CURRENT.lock() {
-        *guard = Some(RunState {
-            run_id: run_id.to_string(),
-            owner_pid: me,
-            owner_start: start_time(me),
-            databases: Vec::new(),
-        });
+    if let Ok(mut runs) = CURRENT.lock() {
+        runs.insert(
+            run_id.to_string(),
+            RunState {
+                run_id: run_id.to_string(),
+                owner_pid: me,
+                owner_start: start_time(me),
+                databases: Vec::new(),
+            },
+        );
     }
 }
 
-/// Records that the current run is about to create `database` on the server at `url`
-/// (call it before `CREATE DATABASE`, so a kill in between leaves a record, not a database).
+/// Records that a run of this process is about to create `database` (named
+/// `keyrace_<run id>_<n>`, for a run started with [`begin`]) on the server at `url`. Call it
+/// before `CREATE DATABASE`, so a kill in between leaves a record, not an unknown database.
 pub fn record_database(dialect: Dialect, url: &str, database: &str) {
-    with_current(|s| {
+    with_run(database, |s| {
         s.databases.push(RecordedDatabase {
             dialect,
             url: url.to_string(),
@@ -237,28 +253,27 @@ pub fn record_database(dialect: Dialect, url: &str, database: &str) {
 
 /// Forgets `database` once dropped (no-op when it was not recorded).
 pub fn database_dropped(database: &str) {
-    with_current(|s| s.databases.retain(|d| d.database != database));
+    with_run(database, |s| s.databases.retain(|d| d.database != database));
 }
 
-/// What the current run created and has not dropped yet, as `database on server` lines.
+/// What the runs of this process created and have not dropped yet, as `database on server`
+/// lines.
 pub fn leftovers() -> Vec<String> {
-    CURRENT
-        .lock()
-        .ok()
-        .and_then(|g| g.clone())
-        .map(|s| {
-            s.databases
-                .iter()
-                .map(|d| format!("database {} on {}", d.database, d.server))
-                .collect()
-        })
-        .unwrap_or_default()
+    let Ok(runs) = CURRENT.lock() else {
+        return Vec::new();
+    };
+    runs.values()
+        .flat_map(|s| &s.databases)
+        .map(|d| format!("database {} on {}", d.database, d.server))
+        .collect()
 }
 
-/// Ends recording: the state file stays only if databases could not be dropped.
-pub fn finish() {
-    if let Ok(mut guard) = CURRENT.lock()
-        && let Some(s) = guard.take()
+/// Ends recording for `run_id`: its state file stays only if databases could not be dropped.
+pub fn finish(run_id: &str) {
+    let Ok(mut runs) = CURRENT.lock() else {
+        return;
+    };
+    if let Some(s) = runs.remove(run_id)
         && !s.databases.is_empty()
     {
         tracing::warn!(
@@ -386,5 +401,8 @@ mod tests {
             ..s
         };
         assert!(!bad.owns_name("keyrace_x_1; DROP_1"));
+        assert_eq!(run_id_of("keyrace_ab12cd34_3"), Some("ab12cd34"));
+        assert_eq!(run_id_of("keyrace_il_00ff"), None);
+        assert_eq!(run_id_of("keyrace_ab12cd34_"), None);
     }
 }
