@@ -469,6 +469,63 @@ async fn run_plans_lost(
     (report, lost)
 }
 
+/// `keyrace check` with servers: for every plan, strategy and given server of a dialect the
+/// scenario supports, creates a database, runs the schema and the strategy's setup, and
+/// prepares every step (see [`runner::prepare_steps`]), then drops the database. Returns one
+/// `ok:` line per file and server.
+///
+/// Errors: [`AppError::Server`] for an unreachable server; [`AppError::Scenario`] with every
+/// rejected step (strategy, step, `file:line:column`, the server's message) or failed setup.
+pub async fn check_on_servers(
+    plans: &[Plan],
+    urls: &[(Dialect, Option<&str>)],
+) -> Result<Vec<String>, AppError> {
+    let mut servers = Vec::new();
+    for &(dialect, url) in urls {
+        if let Some(url) = url {
+            servers.push(connect_server(dialect, url, "url", None).await?);
+        }
+    }
+    let run_id = new_run_id();
+    provision::run_state::begin(&run_id);
+    let mut n = 0u32;
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for plan in plans {
+        for server in servers
+            .iter()
+            .filter(|s| plan.schema.contains_key(&s.target.dialect))
+        {
+            let target = &server.target;
+            let mut prepared = 0;
+            for strategy in &plan.strategies {
+                let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
+                    continue;
+                };
+                n += 1;
+                let db = format!("keyrace_{run_id}_{n}");
+                provision::run_state::record_database(target.dialect, &target.url, &db);
+                let r = runner::check_strategy(plan, strategy, program, target, &db).await;
+                match r {
+                    Ok(steps) => prepared += steps,
+                    Err(e) => errors.push(format!("{}: {e}", plan.source.display())),
+                }
+            }
+            lines.push(format!(
+                "ok: {} ({prepared} statements prepared on {})",
+                plan.source.display(),
+                target.label
+            ));
+        }
+    }
+    provision::run_state::finish(&run_id);
+    if errors.is_empty() {
+        Ok(lines)
+    } else {
+        Err(AppError::Scenario(errors))
+    }
+}
+
 /// Writes the JSON (and HTML) results.
 ///
 /// Errors: [`AppError::Write`].

@@ -121,6 +121,13 @@ pub struct CheckArgs {
     /// Scenario files or directories.
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
+    /// Also prepare every step of every strategy on this PostgreSQL server (a URL), in a
+    /// database keyrace creates with the scenario's schema and drops again.
+    #[arg(long = "postgres", value_name = "URL")]
+    pub postgres: Option<String>,
+    /// The same on this MySQL/MariaDB server (a URL).
+    #[arg(long = "mysql", value_name = "URL")]
+    pub mysql: Option<String>,
 }
 
 /// `keyrace show`

@@ -43,6 +43,9 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => run(args, cli.threads),
         Command::Check(args) => match app::load_all(&args.paths) {
+            Ok(found) if args.postgres.is_some() || args.mysql.is_some() => {
+                check_on_servers(&found, &args)
+            }
             Ok(found) => {
                 for p in found.plans {
                     println!(
@@ -160,6 +163,36 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
             }
         }
     })
+}
+
+/// `keyrace check --postgres URL --mysql URL`: prepare every step on the servers.
+fn check_on_servers(found: &app::Scenarios, args: &keyrace::cli::CheckArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let urls = [
+        (keyrace::db::Dialect::Postgres, args.postgres.as_deref()),
+        (keyrace::db::Dialect::Mysql, args.mysql.as_deref()),
+    ];
+    match runtime.block_on(app::check_on_servers(&found.plans, &urls)) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// `keyrace reap`, second half: drop the databases that killed runs left on URL servers.

@@ -604,6 +604,28 @@ fn typo_column_fails_before_the_workload_with_the_servers_message() {
         let _ = took;
         std::fs::remove_dir_all(sandbox.path("results")).unwrap();
     }
+    // `keyrace check` with servers finds it too, on both engines, without a run.
+    let out = sandbox
+        .keyrace()
+        .args(["check", "--postgres", &pg.url, "--mysql", &my.url])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("column \"idd\" does not exist") && err.contains("Unknown column 'idd'"),
+        "{err}"
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &pg.url),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Mysql, &my.url),
+        Vec::<String>::new()
+    );
+    assert!(sandbox.state_files().is_empty());
     sandbox.stop(pg);
     sandbox.stop(my);
 }

@@ -302,6 +302,70 @@ pub async fn prepare_steps(
     Ok(())
 }
 
+/// `keyrace check --postgres/--mysql`: in a fresh database `db_name` (created and always
+/// dropped), runs the schema and the strategy's setup and prepares every step. Returns how
+/// many statements were prepared.
+///
+/// Errors: [`HarnessError`] as [`run_strategy`].
+pub async fn check_strategy(
+    plan: &Plan,
+    strategy: &StrategyPlan,
+    program: &crate::strategy::Program,
+    target: &Target,
+    db_name: &str,
+) -> Result<usize, HarnessError> {
+    let dialect = target.dialect;
+    let setup_err = |what: String| {
+        move |source| HarnessError::Setup {
+            what,
+            target: target.label.clone(),
+            source,
+        }
+    };
+    create_database(target, db_name)
+        .await
+        .map_err(|source| HarnessError::Server {
+            target: target.label.clone(),
+            source,
+        })?;
+    let r = async {
+        let mut c = Conn::connect(dialect, &database_url(&target.url, db_name))
+            .await
+            .map_err(|source| HarnessError::Server {
+                target: target.label.clone(),
+                source,
+            })?;
+        c.set_statement_timeout(Some(DDL_TIMEOUT));
+        let schema = plan.schema.get(&dialect).map(String::as_str).unwrap_or("");
+        c.batch(schema)
+            .await
+            .map_err(setup_err("the schema SQL".into()))?;
+        if let Some(setup) = strategy.setup.get(&dialect) {
+            c.batch(setup).await.map_err(setup_err(format!(
+                "the setup SQL of strategy {}",
+                strategy.name
+            )))?;
+        }
+        let r = prepare_steps(
+            &mut c,
+            program,
+            &strategy.name,
+            plan.table.key_type,
+            &target.label,
+        )
+        .await;
+        c.close().await;
+        r.map(|()| {
+            program.pre.len() + program.steps.len() + program.fallback.len() + program.finally.len()
+        })
+    }
+    .await;
+    if let Err(e) = drop_database(target, db_name).await {
+        tracing::warn!("could not drop database {db_name} on {}: {e}", target.label);
+    }
+    r
+}
+
 /// Runs `strategy` of `plan` on `target` in a database named `db_name`, which it creates and
 /// always drops. `done` counts finished operations (for a progress bar); every statement is
 /// bounded by `statement_timeout`.
