@@ -798,3 +798,67 @@ fn sigint_with_a_stopped_server_ends_within_seconds_with_results() {
     assert!(sandbox.state_files().is_empty());
     sandbox.stop(server);
 }
+
+#[test]
+fn a_statement_past_its_deadline_is_counted_as_timeout_and_cancelled() {
+    let sandbox = Sandbox::new();
+    let pg = sandbox.start(Dialect::Postgres);
+    let my = sandbox.start(Dialect::Mysql);
+    let file = sandbox.write(
+        "slow.toml",
+        &format!(
+            "{}statement_timeout_ms = 500\n\n[[strategy]]\nname = \"sleepy\"\n[[strategy.step]]\nname = \"nap\"\npostgres = \"SELECT pg_sleep(30) WHERE {{key}} IS NOT NULL\"\nmysql = \"SELECT SLEEP(30) FROM DUAL WHERE {{key}} IS NOT NULL\"\n",
+            CUSTOM_HEAD.replace("operations = 400", "operations = 8")
+        ),
+    );
+    let (out, took) = run_output(
+        &sandbox,
+        &[
+            "--postgres",
+            &pg.url,
+            "--mysql",
+            &my.url,
+            file.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+        "8 statements past a 500 ms deadline, 4 workers, both engines",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let json = sandbox.results();
+    for r in results_of(&json) {
+        assert_eq!(r["outcomes"]["timeout"], 8, "{r:#}");
+        assert_eq!(r["errors"][0]["code"], "timeout", "{r:#}");
+        assert_eq!(r["errors"][0]["step"], "nap", "{r:#}");
+        assert!(
+            r["note"].as_str().unwrap().contains("statements cancelled"),
+            "{r:#}"
+        );
+    }
+    // No statement left running on either server: cancelled, not abandoned.
+    sandbox.rt.block_on(async {
+        let mut c = Conn::connect(Dialect::Postgres, &pg.url).await.unwrap();
+        let n = c
+            .scalar_text("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
+            .await
+            .unwrap();
+        assert_eq!(n.as_deref(), Some("0"));
+        let mut c = Conn::connect(Dialect::Mysql, &my.url).await.unwrap();
+        let n = c
+            .scalar_text("SELECT CAST(count(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%SLEEP(30)%' AND ID <> CONNECTION_ID()")
+            .await
+            .unwrap();
+        assert_eq!(n.as_deref(), Some("0"));
+    });
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &pg.url),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Mysql, &my.url),
+        Vec::<String>::new()
+    );
+    sandbox.stop(pg);
+    sandbox.stop(my);
+}

@@ -53,6 +53,10 @@ pub fn result_of(
             n
         }
     });
+    let note = match (note, &run.timeouts) {
+        (Some(n), Some(t)) => Some(format!("{n}; {t}")),
+        (n, t) => n.or_else(|| t.clone()),
+    };
     let errors = rec
         .errors
         .iter()

@@ -52,6 +52,9 @@ pub struct StrategyRun {
     pub fatal: Option<String>,
     /// Set when the server was lost or stopped answering: later cells on it are skipped.
     pub server_lost: Option<String>,
+    /// Statements that missed their deadline and how many cancels the server confirmed
+    /// (the figures stay complete: such operations are counted as `timeout`).
+    pub timeouts: Option<String>,
     /// True when Ctrl-C stopped it.
     pub interrupted: bool,
     /// When the workers were released (time to first violation is measured from here).
@@ -608,13 +611,12 @@ async fn run_in_database(
             verify::snapshot(&mut admin, &plan.table, w.shape),
         )
     );
-    if timeouts > 0 {
-        let what = format!(
+    let timeouts = (timeouts > 0).then(|| {
+        format!(
             "{timeouts} operations missed their deadline (statement timeout {} ms); {confirmed} of {cancels} statements cancelled",
             statement_timeout.as_millis()
-        );
-        failure.get_or_insert(what);
-    }
+        )
+    });
     admin.close().await;
     let (verification, verified) = match after {
         Ok(after) => (
@@ -642,6 +644,7 @@ async fn run_in_database(
         failure,
         fatal,
         server_lost,
+        timeouts,
         interrupted: cancel.is_cancelled(),
         started: start,
     })

@@ -190,7 +190,8 @@ pub struct WorkerFailure {
 }
 
 /// After this many operations of one worker that all failed with errors of no race class
-/// (syntax, undefined column, permission ...), the cell is stopped as broken.
+/// (syntax, undefined column, permission, statement deadline ...), the cell is stopped as
+/// broken.
 pub const FATAL_AFTER: u64 = 20;
 
 /// Cancels, from a side connection, the statement that session `backend_id` may still be
@@ -388,10 +389,14 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                 });
                 if e.class == Outcome::Other {
                     *rec.other_codes.entry(e.code.clone()).or_default() += 1;
-                } else {
+                }
+                if e.class.is_race() {
                     sane += 1;
                 }
-                if e.class == Outcome::Other && sane == 0 && seq + 1 >= FATAL_AFTER {
+                if e.class == Outcome::Timeout {
+                    cancel_in_flight(&shared, backend);
+                }
+                if !e.class.is_race() && sane == 0 && seq + 1 >= FATAL_AFTER {
                     let step = result.failed_at.map_or("?", |a| a.name(&shared.program));
                     let at = result
                         .failed_at
@@ -422,9 +427,6 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                     });
                     shared.cancel.cancel();
                     break;
-                }
-                if e.class == Outcome::Timeout {
-                    cancel_in_flight(&shared, backend);
                 }
                 if matches!(e.class, Outcome::ConnectionError | Outcome::Timeout) {
                     conn = None;
