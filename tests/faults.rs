@@ -862,3 +862,60 @@ fn a_statement_past_its_deadline_is_counted_as_timeout_and_cancelled() {
     sandbox.stop(pg);
     sandbox.stop(my);
 }
+
+#[test]
+fn a_third_sigint_abandons_the_cleanup_and_says_what_is_left() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(Dialect::Postgres);
+    let url = server.url.clone();
+    let mut keyrace = sandbox.spawn_run(&signup_args(Dialect::Postgres, &url, "600s"));
+    sandbox.wait_for_cell(
+        Dialect::Postgres,
+        &url,
+        1,
+        &mut keyrace,
+        Duration::from_millis(1000),
+    );
+    // A stopped server makes the clean-up take a second or two: time for a third Ctrl-C.
+    signal_server(&server, libc::SIGSTOP);
+    signal_group(&keyrace, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(2));
+    signal_group(&keyrace, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    signal_group(&keyrace, libc::SIGINT);
+    let status = wait_exit(&mut keyrace, Duration::from_secs(30));
+    signal_server(&server, libc::SIGCONT);
+    let Some(status) = status else {
+        let _ = keyrace.kill();
+        panic!(
+            "keyrace still runs 30 s after three SIGINTs:\n{}",
+            sandbox.log()
+        );
+    };
+    eprintln!(
+        "TIME-TO-EXIT third SIGINT (server stopped): {} ms, {status}",
+        t0.elapsed().as_millis()
+    );
+    let log = sandbox.log();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{log}");
+    assert!(log.contains("still cleaning up"), "{log}");
+    assert!(
+        log.contains("left behind") && log.contains("keyrace reap"),
+        "{log}"
+    );
+    assert!(log.contains("keyrace_"), "names the database: {log}");
+    let out = sandbox.keyrace().arg("reap").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sandbox.keyrace_dbs(Dialect::Postgres, &url),
+        Vec::<String>::new()
+    );
+    assert!(sandbox.state_files().is_empty());
+    sandbox.stop(server);
+}
