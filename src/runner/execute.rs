@@ -54,21 +54,31 @@ pub enum FailedAt {
 }
 
 impl FailedAt {
+    fn step(self, p: &Program) -> Option<&Step> {
+        let FailedAt::Step(part, i) = self else {
+            return None;
+        };
+        let steps = match part {
+            Part::Pre => &p.pre,
+            Part::Steps => &p.steps,
+            Part::Fallback => &p.fallback,
+        };
+        steps.get(i)
+    }
+
     /// The step's name (`insert`, `select` ...), or `BEGIN` / `COMMIT` / `SAVEPOINT`.
     pub fn name(self, p: &Program) -> &str {
         match self {
-            FailedAt::Step(part, i) => {
-                let steps = match part {
-                    Part::Pre => &p.pre,
-                    Part::Steps => &p.steps,
-                    Part::Fallback => &p.fallback,
-                };
-                steps.get(i).map_or("?", |s| s.name.as_str())
-            }
+            FailedAt::Step(..) => self.step(p).map_or("?", |s| s.name.as_str()),
             FailedAt::Begin => "BEGIN",
             FailedAt::Commit => "COMMIT",
             FailedAt::Savepoint => "SAVEPOINT",
         }
+    }
+
+    /// Where a user's step is written (`file:line:column`), when known.
+    pub fn location(self, p: &Program) -> Option<String> {
+        self.step(p).and_then(|s| s.location.clone())
     }
 }
 

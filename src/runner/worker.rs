@@ -13,9 +13,10 @@ use futures_util::task::AtomicWaker;
 use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 
+use super::cancel::cancel_in_flight;
 use super::execute::{Values, operation};
 use super::keys::{KeyGen, KeyText};
-use crate::db::{Conn, Dialect, Outcome, Param, cancel_backend};
+use crate::db::{Conn, Dialect, Outcome, Param};
 use crate::metrics::Recorder;
 use crate::plan::{KeyType, Mode, TableSpec, Workload};
 use crate::strategy::Program;
@@ -194,47 +195,6 @@ pub struct WorkerFailure {
 /// broken.
 pub const FATAL_AFTER: u64 = 20;
 
-/// Cancels, from a side connection, the statement that session `backend_id` may still be
-/// running; the handle is kept in `shared.cancels`.
-pub fn cancel_in_flight(shared: &Shared, backend_id: Option<u64>) {
-    let Some(id) = backend_id else {
-        return;
-    };
-    let (dialect, url) = (shared.dialect, shared.url.clone());
-    let handle = tokio::spawn(async move {
-        match cancel_backend(dialect, &url, id, Duration::from_secs(2)).await {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::warn!("could not cancel the statement of session {id}: {e}");
-                false
-            }
-        }
-    });
-    if let Ok(mut v) = shared.cancels.lock() {
-        v.push(handle);
-    }
-}
-
-/// Waits up to `limit` for the cancellations started so far; returns (started, confirmed).
-/// Those still running are aborted.
-pub async fn finish_cancels(shared: &Shared, limit: Duration) -> (usize, usize) {
-    let handles: Vec<_> = match shared.cancels.lock() {
-        Ok(mut v) => std::mem::take(&mut *v),
-        Err(_) => Vec::new(),
-    };
-    let started = handles.len();
-    let mut confirmed = 0;
-    let end = tokio::time::Instant::now() + limit;
-    for mut h in handles {
-        match tokio::time::timeout_at(end, &mut h).await {
-            Ok(Ok(true)) => confirmed += 1,
-            Ok(_) => {}
-            Err(_) => h.abort(),
-        }
-    }
-    (started, confirmed)
-}
-
 /// What a worker hands back: its measurements, why it stopped early, and its connection
 /// (none when it was lost or left with a statement in flight).
 pub struct WorkerEnd {
@@ -400,18 +360,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                     let step = result.failed_at.map_or("?", |a| a.name(&shared.program));
                     let at = result
                         .failed_at
-                        .and_then(|a| match a {
-                            super::execute::FailedAt::Step(part, i) => {
-                                let p = &shared.program;
-                                let steps = match part {
-                                    super::execute::Part::Pre => &p.pre,
-                                    super::execute::Part::Steps => &p.steps,
-                                    super::execute::Part::Fallback => &p.fallback,
-                                };
-                                steps.get(i).and_then(|s| s.location.clone())
-                            }
-                            _ => None,
-                        })
+                        .and_then(|a| a.location(&shared.program))
                         .map(|l| format!(" ({l})"))
                         .unwrap_or_default();
                     failure = Some(WorkerFailure {
