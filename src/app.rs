@@ -117,12 +117,16 @@ pub async fn connect_server(
         AppError::Server(format!(
             "cannot connect to {dialect} at {}: {}",
             redact_url(&url),
-            e.message
+            crate::db::scrub_secrets(&e.message, &url)
         ))
     })?;
-    let version = info::version(&mut conn)
-        .await
-        .map_err(|e| AppError::Server(format!("{}: {e}", redact_url(&url))))?;
+    let version = info::version(&mut conn).await.map_err(|e| {
+        AppError::Server(format!(
+            "{}: {}",
+            redact_url(&url),
+            crate::db::scrub_secrets(&e.to_string(), &url)
+        ))
+    })?;
     let settings = info::settings(&mut conn).await;
     conn.close().await;
     let label = short_version(dialect, &version);

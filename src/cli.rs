@@ -55,6 +55,7 @@ pub struct RunArgs {
     #[arg(
         long = "postgres",
         env = "KEYRACE_POSTGRES_URL",
+        hide_env_values = true,
         value_name = "SPEC",
         value_delimiter = ','
     )]
@@ -65,6 +66,7 @@ pub struct RunArgs {
     #[arg(
         long = "mysql",
         env = "KEYRACE_MYSQL_URL",
+        hide_env_values = true,
         value_name = "SPEC",
         value_delimiter = ','
     )]

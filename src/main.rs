@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Server notices (e.g. "there is no transaction in progress") only with -vv.
+    // sqlx logs unrecognised URL parameters with their values (`sslpassword=...`): never.
     let filter = match cli.verbose {
-        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error",
-        1 => "info,sqlx::postgres::notice=error,sqlx::query=error",
-        _ => "debug",
+        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error,sqlx_postgres::options=error",
+        1 => "info,sqlx::postgres::notice=error,sqlx::query=error,sqlx_postgres::options=error",
+        _ => "debug,sqlx_postgres::options=error",
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -26,22 +27,25 @@ fn main() -> ExitCode {
         .try_init();
     // Last line of defence: throwaway servers are stopped however main is left.
     let _stop_all = keyrace::provision::StopAllOnDrop;
-    let reaped = keyrace::provision::reap_orphans();
-    for r in &reaped.reaped {
-        eprintln!(
-            "reaped a throwaway server left by a killed keyrace (pid {}): {}",
-            r.owner_pid,
-            r.dir.display()
-        );
-    }
     match cli.command {
         Command::Reap => {
+            let reaped = reap_orphans();
             if reaped.reaped.is_empty() {
                 eprintln!("no orphaned throwaway servers");
             }
-            reap_databases()
+            let databases = reap_databases();
+            if reaped.errors.is_empty() {
+                databases
+            } else {
+                ExitCode::from(2)
+            }
         }
-        Command::Run(args) => run(args, cli.threads),
+        Command::Run(args) => {
+            // Only `run` (which starts servers) and `reap` clean up after killed runs;
+            // `check`, `show` and `strategies` never signal or remove anything.
+            reap_orphans();
+            run(args, cli.threads)
+        }
         Command::Check(args) => match app::load_all(&args.paths) {
             Ok(found) if args.postgres.is_some() || args.mysql.is_some() => {
                 check_on_servers(&found, &args)
@@ -95,6 +99,23 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Reaps throwaway servers left by killed keyrace runs, saying what was done and what was
+/// refused.
+fn reap_orphans() -> keyrace::provision::ReapReport {
+    let reaped = keyrace::provision::reap_orphans();
+    for r in &reaped.reaped {
+        eprintln!(
+            "reaped a throwaway server left by a killed keyrace (pid {}): {}",
+            r.owner_pid,
+            r.dir.display()
+        );
+    }
+    for e in &reaped.errors {
+        eprintln!("warning: {e}");
+    }
+    reaped
 }
 
 fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {

@@ -10,7 +10,7 @@ pub use conn::{
     set_connect_timeout,
 };
 pub use outcome::{DbError, Outcome, classify};
-pub use url::{database_url, redact_url};
+pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 
 use serde::{Deserialize, Serialize};
 

@@ -275,7 +275,10 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
         };
         // One clock read per operation: the deadline check and the start of the latency.
         let start = Instant::now();
-        if shared.deadline.is_some_and(|d| start >= d) {
+        // In rounds mode the leader alone decides at the barrier whether the deadline has
+        // passed: a worker deciding on its own clock could leave while the others wait for
+        // it at the next round's barrier, for ever.
+        if w.mode != Mode::Rounds && shared.deadline.is_some_and(|d| start >= d) {
             break;
         }
         let k = keys.next(seq);
