@@ -25,6 +25,7 @@ fn workload(distribution: Distribution) -> Workload {
         isolation: Isolation::Default,
         lock_timeout_ms: 10_000,
         statement_timeout_ms: None,
+        repeat: 1,
     }
 }
 

@@ -4,7 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrace::cli::{Cli, Command, ShowFormat};
+use std::io::Write;
+
+use keyrace::cli::{Cli, Command, Format, ShowFormat};
+use keyrace::db::Dialect;
+use keyrace::report::table::TableOptions;
 use keyrace::report::{self, Report};
 use keyrace::{app, strategy};
 use tokio_util::sync::CancellationToken;
@@ -51,52 +55,72 @@ fn main() -> ExitCode {
                 check_on_servers(&found, &args)
             }
             Ok(found) => {
+                let mut text = String::new();
                 for p in found.plans {
-                    println!(
-                        "ok: {} ({} strategies)",
+                    let n = p.strategies.len();
+                    text.push_str(&format!(
+                        "ok: {} ({n} {})\n",
                         p.source.display(),
-                        p.strategies.len()
-                    );
+                        if n == 1 { "strategy" } else { "strategies" }
+                    ));
                 }
                 for p in found.interleavings {
-                    println!(
-                        "ok: {} ({} sessions, interleaving)",
+                    let n = p.sessions.len();
+                    text.push_str(&format!(
+                        "ok: {} ({n} {}, interleaving)\n",
                         p.source.display(),
-                        p.sessions.len()
-                    );
+                        if n == 1 { "session" } else { "sessions" }
+                    ));
                 }
-                ExitCode::SUCCESS
+                print_out(&text, ExitCode::SUCCESS)
             }
             Err(e) => {
-                eprintln!("{e}");
+                report_error(&e);
                 ExitCode::from(2)
             }
         },
         Command::Show(args) => match Report::read_json(&args.file) {
             Ok(r) => {
-                match args.format {
-                    ShowFormat::Table => print!("{}", report::table::render(&r)),
-                    ShowFormat::Json => {
-                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
-                    }
-                    ShowFormat::Html => print!("{}", report::html::render(&r)),
-                }
-                if r.all_held() {
+                let opts = TableOptions {
+                    width: report::table::terminal_width(),
+                    wide: args.wide,
+                };
+                let text = match args.format {
+                    ShowFormat::Table => report::table::render(&r, &opts),
+                    ShowFormat::Markdown => report::markdown::render(&r),
+                    ShowFormat::Json => json(&r),
+                    ShowFormat::Csv => report::csv::render(&r),
+                    ShowFormat::Html => report::html::render(&r),
+                };
+                let code = if r.all_held() {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(1)
-                }
+                };
+                print_out(&text, code)
             }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
             }
         },
+        Command::Compare(args) => compare(&args),
         Command::Strategies => {
+            let mut text = format!(
+                "{:32} {:10} {:5} {}\n",
+                "strategy", "PostgreSQL", "MySQL", "what it does"
+            );
             for b in strategy::BUILTINS {
-                println!("{:32} {}", b.name, b.summary);
+                let mark = |d: Dialect| if exists_on(b, d) { "✓" } else { "–" };
+                text.push_str(&format!(
+                    "{:32} {:10} {:5} {}\n",
+                    b.name,
+                    mark(Dialect::Postgres),
+                    mark(Dialect::Mysql),
+                    b.summary
+                ));
             }
-            ExitCode::SUCCESS
+            print_out(&text, ExitCode::SUCCESS)
         }
     }
 }
@@ -116,6 +140,78 @@ fn reap_orphans() -> keyrace::provision::ReapReport {
         eprintln!("warning: {e}");
     }
     reaped
+}
+
+/// True when the built-in can be built on the dialect for some workload shape.
+fn exists_on(b: &strategy::Builtin, dialect: Dialect) -> bool {
+    use keyrace::plan::{KeyType, Shape, TableSpec};
+    let table = TableSpec {
+        name: "t".into(),
+        key: "k".into(),
+        key_type: KeyType::Text,
+        key_format: "k{}".into(),
+        counter: Some("n".into()),
+        payload: Some("p".into()),
+    };
+    [Shape::Signup, Shape::Counter, Shape::ReadModifyWrite]
+        .into_iter()
+        .any(|shape| {
+            (b.build)(&strategy::Ctx {
+                dialect,
+                table: &table,
+                shape,
+            })
+            .is_ok()
+        })
+}
+
+/// Prints a library error the way a user reads it: located scenario diagnostics as they
+/// are (they carry their own `error:`), everything else after `error: `.
+fn report_error(e: &app::AppError) {
+    match e {
+        app::AppError::Scenario(_) => eprintln!("{e}"),
+        _ => eprintln!("error: {e}"),
+    }
+}
+
+/// Writes `text` to stdout; a closed stdout (`| head -1`) ends quietly with `code`.
+fn print_out(text: &str, code: ExitCode) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+fn compare(args: &keyrace::cli::CompareArgs) -> ExitCode {
+    let (old, new) = match (Report::read_json(&args.old), Report::read_json(&args.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let c = report::compare::compare(&old, &new, args.threshold);
+    let text = match args.format {
+        Format::Table => report::compare::render_table(&c, report::table::terminal_width()),
+        Format::Markdown => report::compare::render_markdown(&c),
+        Format::Json => json(&c),
+        Format::Csv => report::compare::render_csv(&c),
+    };
+    let code = if c.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    print_out(&text, code)
 }
 
 fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
@@ -146,15 +242,20 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
         }
         match app::run(&args, &cancel).await {
             Ok(out) => {
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&out.report).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", report::table::render(&out.report));
-                    print!("{}", report::errors::render(&out.report));
-                }
+                let opts = TableOptions {
+                    width: report::table::terminal_width(),
+                    wide: args.wide,
+                };
+                let text = match args.output_format() {
+                    Format::Table => {
+                        report::table::render(&out.report, &opts)
+                            + &report::errors::render(&out.report)
+                    }
+                    Format::Markdown => report::markdown::render(&out.report),
+                    Format::Json => json(&out.report),
+                    Format::Csv => report::csv::render(&out.report),
+                };
+                let printed = print_out(&text, ExitCode::SUCCESS);
                 for s in out.report.scenarios.iter() {
                     for e in s.error.iter().flat_map(|e| e.lines()) {
                         eprintln!("error: {}: {e}", s.file);
@@ -164,7 +265,9 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                 if let Some(h) = &out.html_path {
                     eprintln!("html: {}", h.display());
                 }
-                if out.report.interrupted {
+                if printed != ExitCode::SUCCESS {
+                    printed
+                } else if out.report.interrupted {
                     ExitCode::from(130)
                 } else if out.report.has_errors() {
                     ExitCode::from(2)
@@ -179,7 +282,7 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                 ExitCode::from(130)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 ExitCode::from(2)
             }
         }
@@ -203,14 +306,9 @@ fn check_on_servers(found: &app::Scenarios, args: &keyrace::cli::CheckArgs) -> E
         (keyrace::db::Dialect::Mysql, args.mysql.as_deref()),
     ];
     match runtime.block_on(app::check_on_servers(&found.plans, &urls)) {
-        Ok(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(lines) => print_out(&(lines.join("\n") + "\n"), ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("error: {e}");
+            report_error(&e);
             ExitCode::from(2)
         }
     }

@@ -200,6 +200,8 @@ pub struct Workload {
     /// [`crate::runner::statement_timeout`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_timeout_ms: Option<u64>,
+    /// Runs of each strategy × database (`repeat` in the file, `--repeat`); 1 by default.
+    pub repeat: u32,
 }
 
 /// One strategy to compare, with its program per dialect.

@@ -151,6 +151,14 @@ fn schema_rejects_wrong_types() {
             Value::from("yes"),
         ),
         ("/servers/0/dialect", Value::from("sqlite")),
+        (
+            "/scenarios/0/results/0/verdict/level",
+            Value::from("probably-fine"),
+        ),
+        (
+            "/scenarios/0/results/0/verdict/reasons",
+            Value::from("none"),
+        ),
     ] {
         let mut doc = fixture();
         *doc.pointer_mut(path).expect("fixture has the field") = bad;
@@ -238,6 +246,24 @@ fn real_run_matches_schema() {
         results.iter().any(|r| r["available"] == Value::Bool(false)),
         "expected an unavailable strategy (insert-ignore on PostgreSQL or ON CONFLICT on MySQL)"
     );
+    // Every strategy that ran has a verdict with reasons; the scenario names its fastest
+    // safe strategy per database.
+    for r in results
+        .iter()
+        .filter(|r| r["available"] == Value::Bool(true))
+    {
+        let level = r["verdict"]["level"].as_str().unwrap_or_default();
+        assert!(
+            ["safe", "errors", "unsafe"].contains(&level),
+            "no verdict: {r}"
+        );
+        assert!(!r["verdict"]["reasons"].as_array().unwrap().is_empty());
+    }
+    let fastest = doc
+        .pointer("/scenarios/0/fastest_safe")
+        .and_then(Value::as_array)
+        .expect("fastest_safe");
+    assert_eq!(fastest.len(), 2, "{fastest:?}");
     // The HTML page written next to it renders the same run.
     let html = std::fs::read_to_string(json[0].with_extension("html")).expect("html written");
     assert!(html.contains("schema-check") && html.contains("<svg"));

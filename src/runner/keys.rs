@@ -129,6 +129,7 @@ mod tests {
             isolation: Isolation::Default,
             lock_timeout_ms: 1000,
             statement_timeout_ms: None,
+            repeat: 1,
         }
     }
 

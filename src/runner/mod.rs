@@ -196,12 +196,14 @@ pub async fn connect_session_within(
 }
 
 /// Runs `strategy` of `plan` on `target` in a database named `db_name`, which it creates and
-/// always drops. `done` counts finished operations (for a progress bar); every statement is
-/// bounded by `statement_timeout`.
+/// always drops. `done` counts finished operations and `violations` unique violations that
+/// reached the application so far (for a progress bar); every statement is bounded by
+/// `statement_timeout`.
 ///
 /// Returns `Ok(None)` when the strategy is not available on the target's dialect.
 /// Errors: [`HarnessError`] when the database cannot be created, the setup SQL fails or a
 /// step's statement is rejected when prepared.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_strategy(
     plan: &Plan,
     strategy: &StrategyPlan,
@@ -210,6 +212,7 @@ pub async fn run_strategy(
     statement_timeout: Duration,
     cancel: &CancellationToken,
     done: Arc<AtomicU64>,
+    violations: Arc<AtomicU64>,
 ) -> Result<Option<StrategyRun>, HarnessError> {
     let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
         return Ok(None);
@@ -235,7 +238,7 @@ pub async fn run_strategy(
             &url,
             statement_timeout,
             cancel,
-            done,
+            (done, violations),
         )
         .await
         .map(Some),
@@ -274,7 +277,7 @@ async fn run_in_database(
     url: &str,
     statement_timeout: Duration,
     cancel: &CancellationToken,
-    done: Arc<AtomicU64>,
+    (done, violations): (Arc<AtomicU64>, Arc<AtomicU64>),
 ) -> Result<StrategyRun, HarnessError> {
     let dialect = target.dialect;
     let w = &plan.workload;
@@ -349,6 +352,7 @@ async fn run_in_database(
         workload: w.clone(),
         table: plan.table.clone(),
         done: AtomicU64::new(0),
+        violations: AtomicU64::new(0),
         barrier: Barrier::new(w.workers),
         stop: AtomicBool::new(false),
         cancel: run_cancel.clone(),
@@ -376,10 +380,11 @@ async fn run_in_database(
         .collect();
     let ticker = {
         let shared = shared.clone();
-        let done = done.clone();
+        let (done, violations) = (done.clone(), violations.clone());
         tokio::spawn(async move {
             loop {
                 done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
+                violations.store(shared.violations.load(Ordering::Relaxed), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
@@ -414,6 +419,7 @@ async fn run_in_database(
     ticker.abort();
     watcher.abort();
     done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
+    violations.store(shared.violations.load(Ordering::Relaxed), Ordering::Relaxed);
     let timeouts = recorder.outcomes[Outcome::Timeout.index()];
     let degraded = cancel.is_cancelled() || timeouts > 0 || server_lost.is_some();
     let limit = if degraded {

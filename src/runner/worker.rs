@@ -32,6 +32,8 @@ pub struct Shared {
     pub table: TableSpec,
     /// Operations finished, for the progress bar (updated every few operations).
     pub done: AtomicU64,
+    /// Unique violations that reached the application, for the progress bar (same cadence).
+    pub violations: AtomicU64,
     /// Rounds mode: the start barrier.
     pub barrier: Barrier,
     /// Rounds mode with a duration: the leader's decision to stop, read after the barrier.
@@ -244,6 +246,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
     let mut pending_progress = 0u64;
     // Operations that did not end in an error of no race class (see FATAL_AFTER).
     let mut sane = 0u64;
+    let mut pending_violations = 0u64;
     let backoff_base = shared.program.retry.backoff_us;
     let counts = w.shape.counts();
     for seq in 0..quota {
@@ -274,10 +277,9 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
             break;
         };
         // One clock read per operation: the deadline check and the start of the latency.
+        // In rounds mode the barrier's leader decides for everyone (above): a worker that
+        // stopped here on its own would leave the others waiting at the next barrier forever.
         let start = Instant::now();
-        // In rounds mode the leader alone decides at the barrier whether the deadline has
-        // passed: a worker deciding on its own clock could leave while the others wait for
-        // it at the next round's barrier, for ever.
         if w.mode != Mode::Rounds && shared.deadline.is_some_and(|d| start >= d) {
             break;
         }
@@ -402,12 +404,20 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
             }
         }
         pending_progress += 1;
+        pending_violations += u64::from(result.outcome == Outcome::UniqueViolation);
         if pending_progress == 16 {
             shared.done.fetch_add(pending_progress, Ordering::Relaxed);
+            shared
+                .violations
+                .fetch_add(pending_violations, Ordering::Relaxed);
             pending_progress = 0;
+            pending_violations = 0;
         }
     }
     shared.done.fetch_add(pending_progress, Ordering::Relaxed);
+    shared
+        .violations
+        .fetch_add(pending_violations, Ordering::Relaxed);
     rec.acked = acked_keys.into_map();
     WorkerEnd {
         recorder: rec,

@@ -292,6 +292,16 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         .as_ref()
         .map(|l| c.positive(l, "statement_timeout_ms"))
         .transpose()?;
+    let repeat = match &w.repeat {
+        None => 1,
+        Some(r) => {
+            let n = c.positive(r, "repeat")?;
+            if n > 1000 {
+                return Err(c.err(r, "repeat must be at most 1000"));
+            }
+            n as u32
+        }
+    };
     Ok(Workload {
         shape,
         workers: workers as usize,
@@ -304,6 +314,7 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         isolation,
         lock_timeout_ms,
         statement_timeout_ms,
+        repeat,
     })
 }
 
