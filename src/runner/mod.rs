@@ -223,7 +223,7 @@ pub async fn run_strategy(
     };
     let created = tokio::select! {
         biased;
-        r = create_database_within(target, db_name, statement_timeout) => r,
+        r = create_database_within(target, db_name, statement_timeout.max(DDL_TIMEOUT)) => r,
         _ = cancel.cancelled() => Ok(()),
     };
     let url = database_url(&target.url, db_name);
@@ -253,7 +253,7 @@ pub async fn run_strategy(
     } else if degraded {
         2 * CLEANUP_BOUND
     } else {
-        crate::db::connect_timeout() + statement_timeout
+        crate::db::connect_timeout() + statement_timeout.max(DDL_TIMEOUT)
     };
     let mut result = result;
     if let Err(e) = drop_database_within(target, db_name, limit).await {
@@ -294,7 +294,9 @@ async fn run_in_database(
             target: target.label.clone(),
             source,
         })?;
-    admin.set_statement_timeout(Some(statement_timeout));
+    // Schema, setup, prepares and the table checks are not the measured statements: they get
+    // the DDL limit when the scenario's statement deadline is shorter.
+    admin.set_statement_timeout(Some(statement_timeout.max(DDL_TIMEOUT)));
     let schema = plan.schema.get(&dialect).map(String::as_str).unwrap_or("");
     admin
         .batch(schema)
@@ -394,6 +396,7 @@ async fn run_in_database(
     let mut fatal = None;
     let mut server_lost = None;
     let mut conns = Vec::with_capacity(handles.len());
+    let mut stuck = false;
     for h in handles {
         match h.await {
             Ok(end) => {
@@ -411,6 +414,7 @@ async fn run_in_database(
                     failure.get_or_insert(message);
                 }
                 conns.extend(end.conn);
+                stuck |= end.stuck;
             }
             Err(e) => failure = Some(format!("a worker panicked: {e}")),
         }
@@ -421,11 +425,14 @@ async fn run_in_database(
     done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
     violations.store(shared.violations.load(Ordering::Relaxed), Ordering::Relaxed);
     let timeouts = recorder.outcomes[Outcome::Timeout.index()];
-    let degraded = cancel.is_cancelled() || timeouts > 0 || server_lost.is_some();
+    // An operation still running at the hard end, Ctrl-C or a lost server: every clean-up
+    // step gets a short bound. Statements that merely missed their deadline while the
+    // workers went on do not say the server is gone.
+    let degraded = cancel.is_cancelled() || stuck || server_lost.is_some();
     let limit = if degraded {
         CLEANUP_BOUND
     } else {
-        statement_timeout
+        statement_timeout.max(DDL_TIMEOUT)
     };
     // Cancels (already running on side connections), polite closes and the table check
     // together: with a stopped server each waits its bound, not one after the other.

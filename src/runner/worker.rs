@@ -206,6 +206,8 @@ pub struct WorkerEnd {
     pub failure: Option<WorkerFailure>,
     /// Its connection, to close politely.
     pub conn: Option<Conn>,
+    /// True when an operation was still running at the hard end (the server is stuck).
+    pub stuck: bool,
 }
 
 /// Waits until `at`, or forever when there is none.
@@ -243,6 +245,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
     let mut key_text = KeyText::new(&shared.table);
     let mut payload = String::with_capacity(32);
     let mut failure = None;
+    let mut stuck = false;
     let mut pending_progress = 0u64;
     // Operations that did not end in an error of no race class (see FATAL_AFTER).
     let mut sane = 0u64;
@@ -320,6 +323,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                 rec.error(Outcome::Timeout, "timeout", "still running when the run's duration was over; cancelled", || "(in flight)".into());
                 cancel_in_flight(&shared, backend);
                 conn = None;
+                stuck = true;
                 break;
             }
             r = fut => r,
@@ -423,5 +427,6 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
         recorder: rec,
         failure,
         conn,
+        stuck,
     }
 }
