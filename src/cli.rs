@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Run scenario files (or directories of them) against PostgreSQL and MySQL/MariaDB.
     Run(RunArgs),
