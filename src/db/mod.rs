@@ -1,6 +1,7 @@
 //! Database dialects, dedicated connections, error classification and URL handling.
 
 mod conn;
+mod drop_guard;
 pub mod info;
 mod outcome;
 mod url;
@@ -9,6 +10,7 @@ pub use conn::{
     Conn, DEFAULT_CONNECT_TIMEOUT, Param, StepResult, cancel_backend, connect_timeout,
     set_connect_timeout,
 };
+pub use drop_guard::{DropGuard, drop_database_sql};
 pub use outcome::{DbError, Outcome, classify};
 pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 
