@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 
 use keyrace::provision::{self, Marker, SERVERS_DIR_ENV};
 
+/// One test at a time: five parallel `mariadb-install-db` runs on a loaded 2-core machine
+/// sometimes fail, which says nothing about interrupting keyrace.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Sandbox {
     tmp: tempfile::TempDir,
 }
@@ -168,6 +176,7 @@ fn assert_all_gone(sessions: &[(PathBuf, Marker)], root: &Path) {
 }
 
 fn interrupt_with(sig: libc::c_int, name: &str) {
+    let _serial = serial();
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();
     let sessions = sandbox.wait_for_servers(&mut keyrace);
@@ -201,6 +210,7 @@ fn sigterm_stops_servers_and_removes_directories() {
 
 #[test]
 fn sigkill_leaves_orphans_that_the_next_start_reaps() {
+    let _serial = serial();
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();
     let sessions = sandbox.wait_for_servers(&mut keyrace);
@@ -227,6 +237,7 @@ fn sigkill_leaves_orphans_that_the_next_start_reaps() {
 
 #[test]
 fn two_sigints_2ms_apart_still_write_results_and_stop_servers() {
+    let _serial = serial();
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();
     let sessions = sandbox.wait_for_servers(&mut keyrace);
@@ -258,6 +269,7 @@ fn two_sigints_2ms_apart_still_write_results_and_stop_servers() {
 
 #[test]
 fn sigint_during_server_start_up_exits_130() {
+    let _serial = serial();
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();
     // As soon as a session directory exists, the server is being initialised.
