@@ -6,7 +6,10 @@ pub mod info;
 mod outcome;
 mod url;
 
-pub use conn::{Conn, Param, StepResult};
+pub use conn::{
+    Conn, DEFAULT_CONNECT_TIMEOUT, Param, StepResult, cancel_backend, connect_timeout,
+    set_connect_timeout,
+};
 pub use drop_guard::{DropGuard, drop_database_sql};
 pub use outcome::{DbError, Outcome, classify};
 pub use url::{database_url, redact_url, scrub_secrets, url_secrets};

@@ -405,6 +405,7 @@ fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
         Outcome::SerializationFailure => |r| count(r.outcomes.serialization_failure),
         Outcome::LockTimeout => |r| count(r.outcomes.lock_timeout),
         Outcome::ConnectionError => |r| count(r.outcomes.connection_error),
+        Outcome::Timeout => |r| count(r.outcomes.timeout),
         Outcome::Other => |r| {
             if r.outcomes.other == 0 {
                 return count(0);
@@ -429,6 +430,7 @@ fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
         Outcome::SerializationFailure => &["serialization_failure", "errors"],
         Outcome::LockTimeout => &["lock_timeout", "errors"],
         Outcome::ConnectionError => &["connection_error", "errors"],
+        Outcome::Timeout => &["timeout", "errors"],
         Outcome::Other => &["other", "errors"],
     };
     Col {

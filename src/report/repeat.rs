@@ -20,6 +20,7 @@ fn add(a: &mut Outcomes, b: &Outcomes) {
     a.serialization_failure += b.serialization_failure;
     a.lock_timeout += b.lock_timeout;
     a.connection_error += b.connection_error;
+    a.timeout += b.timeout;
     a.other += b.other;
 }
 
@@ -67,6 +68,16 @@ pub fn combine(
         add(&mut agg.handled, &r.handled);
         for (c, n) in &r.other_codes {
             *agg.other_codes.entry(c.clone()).or_default() += n;
+        }
+    }
+    agg.partial = reps.iter().any(|r| r.partial);
+    agg.errors = Vec::new();
+    for r in &reps {
+        for e in &r.errors {
+            match agg.errors.iter_mut().find(|a| a.code == e.code) {
+                Some(a) => a.count += e.count,
+                None => agg.errors.push(e.clone()),
+            }
         }
     }
     agg.retries = reps.iter().map(|r| r.retries).sum();
@@ -159,6 +170,7 @@ mod tests {
             seed: 1,
             isolation: Isolation::ReadCommitted,
             lock_timeout_ms: 1000,
+            statement_timeout_ms: None,
             repeat: 3,
         }
     }
