@@ -5,6 +5,7 @@
 mod build;
 pub mod html;
 pub mod table;
+mod tally;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use build::{result_of, unavailable};
+pub use tally::Tally;
 
 use crate::db::Outcome;
 use crate::expect::Verdict;
-use crate::metrics::Latency;
+use crate::metrics::{CdfPoint, Latency, PerSecond};
 
 /// A count with thousands separators (`12,345`), as both renderers print counts.
 pub fn num(v: u64) -> String {
@@ -225,6 +227,12 @@ pub struct StrategyResult {
     pub retries: u64,
     /// Time from the start to the first unique violation (handled or not), ms.
     pub time_to_first_violation_ms: Option<f64>,
+    /// Per-second operations and outcome classes since the start (empty when not run).
+    #[serde(default)]
+    pub per_second: PerSecond,
+    /// Latency distribution of all operations, µs: at most 56 points of the CDF.
+    #[serde(default)]
+    pub latency_cdf_us: Vec<CdfPoint>,
     /// Rows the run added.
     pub rows: u64,
     /// Extra rows per key (only possible without the unique constraint).

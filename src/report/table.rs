@@ -232,34 +232,11 @@ pub fn render(report: &Report) -> String {
     for i in &report.interleavings {
         out.push_str(&render_interleaving(i));
     }
-    let interleave_failed = report
-        .interleavings
-        .iter()
-        .filter(|i| i.matched_expected == Some(false))
-        .count();
-    let interleave_total = report
-        .interleavings
-        .iter()
-        .filter(|i| i.matched_expected.is_some())
-        .count();
-    let failed: usize = report
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.results)
-        .flat_map(|r| &r.expectations)
-        .filter(|v| !v.held)
-        .count()
-        + interleave_failed;
-    let total: usize = report
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.results)
-        .map(|r| r.expectations.len())
-        .sum::<usize>()
-        + interleave_total;
+    let tally = super::Tally::of(report);
     out.push_str(&format!(
-        "\nexpectations: {} held, {failed} failed",
-        total - failed
+        "\nexpectations: {} held, {} failed",
+        tally.held(),
+        tally.failed()
     ));
     if report.interrupted {
         out.push_str(" (interrupted: partial results)");

@@ -246,6 +246,7 @@ async fn run_in_database(
         cancel: run_cancel.clone(),
         stop_now: worker::StopSignal::new(w.workers),
         deadline: w.duration.map(|d| start + d),
+        started: start,
         url: url.to_string(),
         session_sql: session,
     });

@@ -44,6 +44,8 @@ pub struct Shared {
     pub stop_now: StopSignal,
     /// When set, workers stop at this instant.
     pub deadline: Option<Instant>,
+    /// The run's start: per-second counts are seconds since this instant.
+    pub started: Instant,
     /// Reconnects a worker whose connection broke.
     pub url: String,
     /// Session settings (isolation level, lock timeout) applied to every connection.
@@ -216,8 +218,10 @@ pub async fn run(
             break;
         }
         // One clock read per operation: the deadline check and the start of the latency.
+        // In rounds mode the leader's decision at the barrier is the deadline check: a worker
+        // that stopped on its own clock would leave the others waiting at the next barrier.
         let start = Instant::now();
-        if shared.deadline.is_some_and(|d| start >= d) {
+        if w.mode != Mode::Rounds && shared.deadline.is_some_and(|d| start >= d) {
             break;
         }
         let k = keys.next(seq);
@@ -248,6 +252,15 @@ pub async fn run(
         };
         let elapsed = start.elapsed();
         rec.record(result.outcome, elapsed.as_micros() as u64);
+        // The second the operation finished in: arithmetic on instants already read.
+        let second = (start + elapsed)
+            .saturating_duration_since(shared.started)
+            .as_secs();
+        rec.seconds.count(
+            second as usize,
+            result.outcome,
+            result.violation_at.is_some(),
+        );
         rec.retries += u64::from(result.retries);
         for h in &result.handled {
             rec.handled[h.index()] += 1;
