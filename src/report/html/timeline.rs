@@ -89,9 +89,16 @@ pub fn throughput_over_time(data: &PlotData) -> Result<String, String> {
         let (_, body) = root.split_vertically(lh);
         let areas = body.split_evenly((panels.len(), 1));
         for ((db, cells), area) in panels.iter().zip(&areas) {
+            // Up to the last second with a rate (a last sliver under 0.1 s has none).
             let seconds = cells
                 .iter()
-                .map(|(_, r)| r.per_second.ops.len())
+                .map(|(_, r)| {
+                    let ps = &r.per_second;
+                    (0..ps.ops.len())
+                        .rev()
+                        .find(|&i| ps.rate(i).is_some())
+                        .map_or(0, |i| i + 1)
+                })
                 .max()
                 .unwrap_or(1)
                 .max(1);
@@ -115,7 +122,15 @@ pub fn throughput_over_time(data: &PlotData) -> Result<String, String> {
                 .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
                 .x_desc("seconds since the start")
                 .y_desc("ops/s")
-                .x_label_formatter(&|v| format!("{v:.0}"))
+                .x_labels(seconds.min(20) + 1)
+                .x_label_formatter(&|v| {
+                    // Whole seconds only: key points between them would round to repeats.
+                    if (v - v.round()).abs() < 1e-6 {
+                        format!("{}", v.round() as i64)
+                    } else {
+                        String::new()
+                    }
+                })
                 .y_label_formatter(&|v| num(v.round() as u64))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 13))
