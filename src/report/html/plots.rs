@@ -287,7 +287,7 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
                 ))
                 .map_err(err)?;
                 area.draw(&Text::new(
-                    format!("{}", num(r.ops_per_sec.round() as u64)),
+                    num(r.ops_per_sec.round() as u64),
                     (r.ops_per_sec + xmax * 0.005, mid),
                     (FONT, 13)
                         .into_font()

@@ -109,7 +109,7 @@ pub fn throughput_over_time(data: &PlotData) -> Result<String, String> {
                 .max(1.0)
                 * 1.12;
             let mut chart = ChartBuilder::on(area)
-                .caption(db.to_string(), (FONT, 16))
+                .caption(*db, (FONT, 16))
                 .margin_right(20)
                 .margin_bottom(6)
                 .x_label_area_size(36)
@@ -194,7 +194,7 @@ pub fn latency_cdf(data: &PlotData) -> Result<String, String> {
             let lo = us().min().unwrap_or(1).max(1) as f64 / 1.5;
             let hi = (us().max().unwrap_or(1).max(1) as f64 * 1.5).max(lo * 10.0);
             let mut chart = ChartBuilder::on(area)
-                .caption(db.to_string(), (FONT, 16))
+                .caption(*db, (FONT, 16))
                 .margin_right(20)
                 .margin_bottom(6)
                 .x_label_area_size(36)
