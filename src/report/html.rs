@@ -210,11 +210,16 @@ fn header(out: &mut String, report: &Report) {
 }
 
 fn servers(out: &mut String, servers: &[ServerInfo]) {
-    out.push_str("<h2>Servers</h2>\n");
     if servers.is_empty() {
-        out.push_str("<p class=\"plot-missing\">No servers.</p>\n");
+        out.push_str("<h2>Servers</h2>\n<p class=\"plot-missing\">No servers.</p>\n");
         return;
     }
+    // Folded: versions and settings matter, but results come first.
+    let labels: Vec<String> = servers.iter().map(|s| escape(&s.database)).collect();
+    out.push_str(&format!(
+        "<details class=\"servers\"><summary><h2>Servers</h2> {}</summary>\n",
+        labels.join(" · ")
+    ));
     out.push_str(
         "<div class=\"table-wrap\"><table class=\"servers cards\">\n<thead><tr><th>label</th><th>dialect</th>\
          <th>provider</th><th>version</th><th>URL (password redacted)</th><th>settings</th>\
@@ -243,7 +248,7 @@ fn servers(out: &mut String, servers: &[ServerInfo]) {
             settings.join("<br>")
         ));
     }
-    out.push_str("</tbody></table></div>\n");
+    out.push_str("</tbody></table></div>\n</details>\n");
 }
 
 /// A workload or table value as a short human string.
@@ -392,6 +397,7 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
     let dbs = databases(report, s);
     let names = strategies(s);
     out.push_str("<h3>Results</h3>\n");
+    tables::fastest_safe(out, s, &dbs);
     tables::key_table(out, s, &names, &dbs);
     tables::full_table(out, s, &names, &dbs);
     let data = PlotData {

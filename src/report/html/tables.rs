@@ -400,6 +400,38 @@ fn cells(out: &mut String, r: &StrategyResult, cols: &[Col]) {
     }
 }
 
+/// Per database, the fastest strategy whose verdict is `safe` (ops/s, p99), once results
+/// carry verdicts; nothing before.
+pub fn fastest_safe(out: &mut String, s: &ScenarioReport, dbs: &[&str]) {
+    if !s.results.iter().any(|r| verdict_of(r).is_some()) {
+        return;
+    }
+    out.push_str("<ul class=\"conclusions\">");
+    for d in dbs {
+        let best = s
+            .results
+            .iter()
+            .filter(|r| r.database == *d && r.available)
+            .filter(|r| verdict_of(r).is_some_and(|(level, _)| level == "safe"))
+            .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+        out.push_str(&match best {
+            Some(r) => format!(
+                "<li data-database=\"{0}\">Fastest safe strategy on {0}: <b>{1}</b> \
+                 ({2} ops/s, p99 {3} µs)</li>",
+                escape(d),
+                escape(&r.strategy),
+                rate(r.ops_per_sec),
+                num(r.latency_us.p99)
+            ),
+            None => format!(
+                "<li data-database=\"{0}\" class=\"bad\">No strategy was safe on {0}.</li>",
+                escape(d)
+            ),
+        });
+    }
+    out.push_str("</ul>\n");
+}
+
 /// The key table: one row per strategy × database (cards on a narrow screen).
 pub fn key_table(out: &mut String, s: &ScenarioReport, names: &[&str], dbs: &[&str]) {
     let cols: Vec<Col> = key_columns()
