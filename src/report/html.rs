@@ -426,7 +426,7 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
             "Throughput over time",
             "Operations finished in each second of the run; ✕ marks a second in which unique \
              violations reached the application, ○ one in which they were handled by the \
-             strategy.",
+             strategy, ▲ on the time axis the first violation.",
             timeline::throughput_over_time,
         ),
         (

@@ -71,7 +71,8 @@ fn strategy_legend(data: &PlotData) -> Vec<(String, Option<RGBColor>)> {
 
 /// Throughput per second of every cell, one panel per database, a line per strategy; a red
 /// cross marks a second in which unique violations reached the application, an orange ring a
-/// second in which violations were seen but handled.
+/// second in which violations were seen but handled, a triangle on the time axis the first
+/// violation.
 pub fn throughput_over_time(data: &PlotData) -> Result<String, String> {
     let panels = per_database(data, |r| !r.per_second.ops.is_empty());
     if panels.is_empty() {
@@ -79,7 +80,7 @@ pub fn throughput_over_time(data: &PlotData) -> Result<String, String> {
     }
     let mut items = strategy_legend(data);
     items.push((
-        "✕ violations reached the app   ○ violations handled".into(),
+        "✕ violations reached the app   ○ violations handled   ▲ first violation".into(),
         None,
     ));
     let lh = legend_height(&items, 60);
@@ -148,6 +149,12 @@ pub fn throughput_over_time(data: &PlotData) -> Result<String, String> {
                 if points.len() <= 60 {
                     chart
                         .draw_series(points.iter().map(|&p| Circle::new(p, 2, c.filled())))
+                        .map_err(err)?;
+                }
+                if let Some(ms) = r.time_to_first_violation_ms {
+                    let x = (ms / 1000.0).min(seconds as f64);
+                    chart
+                        .draw_series([TriangleMarker::new((x, 0.0), 6, c.filled())])
                         .map_err(err)?;
                 }
                 for &(x, y) in &points {
