@@ -24,6 +24,7 @@ fn workload(distribution: Distribution) -> Workload {
         seed: 7,
         isolation: Isolation::Default,
         lock_timeout_ms: 10_000,
+        repeat: 1,
     }
 }
 

@@ -114,12 +114,16 @@ pub async fn connect_server(
         AppError::Server(format!(
             "cannot connect to {dialect} at {}: {}",
             redact_url(&url),
-            e.message
+            crate::db::scrub_secrets(&e.message, &url)
         ))
     })?;
-    let version = info::version(&mut conn)
-        .await
-        .map_err(|e| AppError::Server(format!("{}: {e}", redact_url(&url))))?;
+    let version = info::version(&mut conn).await.map_err(|e| {
+        AppError::Server(format!(
+            "{}: {}",
+            redact_url(&url),
+            crate::db::scrub_secrets(&e.to_string(), &url)
+        ))
+    })?;
     let settings = info::settings(&mut conn).await;
     conn.close().await;
     let label = short_version(dialect, &version);
@@ -174,6 +178,12 @@ pub struct Scenarios {
 /// Errors: [`AppError::Scenario`] with every bad file's located message;
 /// [`AppError::Usage`] when there is no scenario file at all.
 pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(AppError::Usage(format!(
+            "{}: no such file or directory",
+            p.display()
+        )));
+    }
     let files = scenario::discover(paths).map_err(|d| AppError::Scenario(vec![d.to_string()]))?;
     if files.is_empty() {
         return Err(AppError::Usage(format!(
@@ -237,6 +247,34 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
     }
 }
 
+/// `--strategy` names must name a strategy of some scenario.
+///
+/// Errors: [`AppError::Usage`] listing the known names.
+pub fn check_strategy_names(scenarios: &Scenarios, args: &RunArgs) -> Result<(), AppError> {
+    let mut known: Vec<&str> = Vec::new();
+    for p in &scenarios.plans {
+        for s in &p.strategies {
+            if !known.contains(&s.name.as_str()) {
+                known.push(&s.name);
+            }
+        }
+    }
+    let unknown: Vec<&String> = args
+        .strategies
+        .iter()
+        .filter(|n| !known.contains(&n.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = unknown.iter().map(|n| format!("`{n}`")).collect();
+    Err(AppError::Usage(format!(
+        "--strategy {}: no such strategy in these scenarios; known: {}",
+        names.join(", "),
+        known.join(", ")
+    )))
+}
+
 /// The dialects to run on, from `--only`.
 pub fn dialects(args: &RunArgs) -> Result<Vec<Dialect>, AppError> {
     if args.only.is_empty() {
@@ -270,19 +308,131 @@ fn progress_bar(args: &RunArgs, len: Option<u64>, msg: String) -> ProgressBar {
         Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
     };
-    if args.quiet || args.json {
+    if args.quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let style = if len.is_some() {
-        ProgressStyle::with_template("{spinner} {msg:50} [{bar:30}] {pos}/{len} ops {elapsed}")
+        ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} ops {elapsed} {wide_msg}")
     } else {
-        ProgressStyle::with_template("{spinner} {msg:50} {pos} ops {elapsed}")
+        ProgressStyle::with_template("{spinner} {pos} ops {elapsed} {wide_msg}")
     };
     if let Ok(s) = style {
         bar.set_style(s.progress_chars("=> "));
     }
     bar.set_message(msg);
     bar
+}
+
+/// The strategy × server cells of a plan (indices), strategy-major, servers in column order.
+fn cells_of(plan: &Plan, servers: &[Server]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (si, strategy) in plan.strategies.iter().enumerate() {
+        for (vi, server) in servers.iter().enumerate() {
+            if plan.schema.contains_key(&server.target.dialect)
+                && strategy.programs.contains_key(&server.target.dialect)
+            {
+                out.push((si, vi));
+            }
+        }
+    }
+    out
+}
+
+/// Repetitions per cell: `--repeat`, else the scenario's `repeat`, at least 1.
+fn repeat_of(plan: &Plan, args: &RunArgs) -> u32 {
+    args.repeat.unwrap_or(plan.workload.repeat).max(1)
+}
+
+/// Which cell of the run is running, for the progress line.
+struct Progress {
+    cell: u64,
+    cells: u64,
+}
+
+/// Runs one repetition of one cell with its progress bar (or, when stderr is not a
+/// terminal, a progress line at the start, every 5 s and at the end).
+#[allow(clippy::too_many_arguments)]
+async fn run_cell(
+    plan: &Plan,
+    strategy: &crate::plan::StrategyPlan,
+    target: &Target,
+    db_name: &str,
+    args: &RunArgs,
+    cancel: &CancellationToken,
+    progress: &Progress,
+    label: &str,
+) -> Result<Option<runner::StrategyRun>, runner::HarnessError> {
+    use std::io::IsTerminal;
+    let w = &plan.workload;
+    let len = (w.operations != u64::MAX).then_some(w.operations);
+    let cell = format!("cell {} of {}", progress.cell, progress.cells);
+    let lines = !args.quiet && !std::io::stderr().is_terminal();
+    let bar = progress_bar(args, len, format!("{cell} · {label}"));
+    if lines {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+        eprintln!("[{cell}] {label}: started");
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let violations = Arc::new(AtomicU64::new(0));
+    let started = std::time::Instant::now();
+    let ticker = {
+        let (bar, done, label, cell) = (bar.clone(), done.clone(), label.to_string(), cell.clone());
+        let violations = violations.clone();
+        tokio::spawn(async move {
+            let mut last_line = std::time::Instant::now();
+            loop {
+                let n = done.load(Ordering::Relaxed);
+                let v = violations.load(Ordering::Relaxed);
+                bar.set_position(n);
+                let secs = started.elapsed().as_secs_f64();
+                let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+                bar.set_message(format!(
+                    "{cell} · {} ops/s · {} unique violations · {label}",
+                    report::num(rate as u64),
+                    report::num(v)
+                ));
+                if lines && last_line.elapsed() >= Duration::from_secs(5) {
+                    last_line = std::time::Instant::now();
+                    eprintln!(
+                        "[{cell}] {label}: {secs:.0} s, {} ops, {} ops/s, {} unique violations so far",
+                        report::num(n),
+                        report::num(rate as u64),
+                        report::num(v)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let r = runner::run_strategy(
+        plan,
+        strategy,
+        target,
+        db_name,
+        cancel,
+        done.clone(),
+        violations.clone(),
+    )
+    .await;
+    ticker.abort();
+    bar.set_position(done.load(Ordering::Relaxed));
+    bar.finish_and_clear();
+    if lines && let Ok(Some(run)) = &r {
+        let ops = run.recorder.ops();
+        let secs = run.elapsed.as_secs_f64();
+        let violations = run.recorder.outcomes[crate::db::Outcome::UniqueViolation.index()];
+        eprintln!(
+            "[{cell}] {label}: done, {} ops in {secs:.1} s, {} ops/s, {} unique violations to the application",
+            report::num(ops),
+            report::num(if secs > 0.0 {
+                (ops as f64 / secs) as u64
+            } else {
+                0
+            }),
+            report::num(violations)
+        );
+    }
+    r
 }
 
 /// Runs every plan on every server and returns the report (not yet written).
@@ -306,9 +456,30 @@ pub async fn run_plans(
         interleavings: Vec::new(),
     };
     let mut db_counter = 0u32;
+    let mut progress = Progress {
+        cell: 0,
+        cells: plans
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                apply_overrides(&mut p, args);
+                let runnable = cells_of(&p, servers)
+                    .into_iter()
+                    .filter(|&(si, vi)| {
+                        matches!(
+                            p.strategies[si].programs.get(&servers[vi].target.dialect),
+                            Some(Ok(_))
+                        )
+                    })
+                    .count();
+                runnable as u64 * u64::from(repeat_of(&p, args))
+            })
+            .sum(),
+    };
     'plans: for plan in plans {
         let mut plan = plan.clone();
         apply_overrides(&mut plan, args);
+        let repeat = repeat_of(&plan, args);
         let mut sr = ScenarioReport {
             name: plan.name.clone(),
             file: plan.source.display().to_string(),
@@ -319,77 +490,76 @@ pub async fn run_plans(
             table: serde_json::to_value(&plan.table).unwrap_or_default(),
             results: Vec::new(),
             error: None,
+            repeat,
+            fastest_safe: Vec::new(),
         };
-        for strategy in &plan.strategies {
-            for server in servers
-                .iter()
-                .filter(|s| plan.schema.contains_key(&s.target.dialect))
-            {
+        // Every repetition runs all strategies before the next starts, so drift of the
+        // machine (caches, other load) spreads over all of them.
+        let cells = cells_of(&plan, servers);
+        let mut reps: Vec<Vec<report::StrategyResult>> = vec![Vec::new(); cells.len()];
+        let mut stop = false;
+        'reps: for _rep in 0..repeat {
+            for (i, &(si, vi)) in cells.iter().enumerate() {
+                let (strategy, server) = (&plan.strategies[si], &servers[vi]);
                 if cancel.is_cancelled() {
                     report.interrupted = true;
-                    report.scenarios.push(sr);
-                    break 'plans;
+                    stop = true;
+                    break 'reps;
                 }
                 let target = &server.target;
-                match strategy.programs.get(&target.dialect) {
-                    Some(Err(why)) => {
-                        sr.results
-                            .push(report::unavailable(&strategy.name, target, why));
-                        continue;
+                if let Some(Err(why)) = strategy.programs.get(&target.dialect) {
+                    if reps[i].is_empty() {
+                        reps[i].push(report::unavailable(&strategy.name, target, why));
                     }
-                    None => continue,
-                    Some(Ok(_)) => {}
+                    continue;
                 }
                 db_counter += 1;
+                progress.cell += 1;
                 let db_name = format!("keyrace_{run_id}_{db_counter}");
-                let w = &plan.workload;
-                let len = (w.operations != u64::MAX).then_some(w.operations);
-                let bar = progress_bar(
-                    args,
-                    len,
-                    format!("{} · {} · {}", plan.name, strategy.name, target.label),
-                );
-                let done = Arc::new(AtomicU64::new(0));
-                let ticker = {
-                    let (bar, done) = (bar.clone(), done.clone());
-                    tokio::spawn(async move {
-                        loop {
-                            bar.set_position(done.load(Ordering::Relaxed));
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    })
-                };
-                let r =
-                    runner::run_strategy(&plan, strategy, target, &db_name, cancel, done.clone())
-                        .await;
-                ticker.abort();
-                bar.set_position(done.load(Ordering::Relaxed));
-                bar.finish_and_clear();
+                let label = format!("{} · {} · {}", plan.name, strategy.name, target.label);
+                let r = run_cell(
+                    &plan, strategy, target, &db_name, args, cancel, &progress, &label,
+                )
+                .await;
                 match r {
                     Ok(Some(run)) => {
                         if run.interrupted {
                             report.interrupted = true;
                         }
-                        sr.results.push(report::result_of(
+                        reps[i].push(report::result_of(
                             &strategy.name,
                             target,
                             &run,
                             &plan.expectations,
+                            &plan.workload,
                         ));
                     }
                     Ok(None) => {}
                     Err(e) => {
                         sr.error = Some(e.to_string());
-                        break;
+                        break 'reps;
                     }
                 }
             }
-            if sr.error.is_some() {
-                break;
+        }
+        for (i, rs) in reps.into_iter().enumerate() {
+            if rs.is_empty() {
+                continue;
             }
+            let dialect = servers[cells[i].1].target.dialect;
+            sr.results.push(report::combine(
+                rs,
+                &plan.expectations,
+                dialect,
+                &plan.workload,
+            ));
         }
         report.scenarios.push(sr);
+        if stop {
+            break 'plans;
+        }
     }
+    report.conclude();
     report
 }
 
@@ -504,6 +674,7 @@ pub async fn resolve_servers(
 /// failing expectations are not errors (see [`Report::all_held`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
     let scenarios = load_all(&args.paths)?;
+    check_strategy_names(&scenarios, args)?;
     let resolved = resolve_servers(&scenarios, args, cancel).await?;
     let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
     resolved.stop().await;

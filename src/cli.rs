@@ -35,6 +35,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Re-render a saved results file.
     Show(ShowArgs),
+    /// Compare two results files (before/after a change, a server upgrade, a setting):
+    /// verdict and violation-count changes first, then ops/s, p50 and p99 as ratios with
+    /// their uncertainty, flagged regressed / improved only beyond the noise of both runs.
+    /// Databases of another server version are matched by engine. Exit 1 on a verdict
+    /// regression, or (with `--threshold`) on a performance regression beyond it; else 0.
+    Compare(CompareArgs),
     /// List the built-in strategies and where they exist.
     Strategies,
     /// Stop throwaway servers left by a keyrace that was killed (SIGKILL), and remove their
@@ -55,6 +61,7 @@ pub struct RunArgs {
     #[arg(
         long = "postgres",
         env = "KEYRACE_POSTGRES_URL",
+        hide_env_values = true,
         value_name = "SPEC",
         value_delimiter = ','
     )]
@@ -65,6 +72,7 @@ pub struct RunArgs {
     #[arg(
         long = "mysql",
         env = "KEYRACE_MYSQL_URL",
+        hide_env_values = true,
         value_name = "SPEC",
         value_delimiter = ','
     )]
@@ -93,9 +101,20 @@ pub struct RunArgs {
     /// Do not write the HTML page.
     #[arg(long)]
     pub no_html: bool,
-    /// Print the report as JSON on stdout instead of the table.
-    #[arg(long)]
+    /// Print the report as JSON on stdout instead of the table (short for `--format json`).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// What to print on stdout: the terminal table, Markdown (for a pull request), the
+    /// JSON report, or CSV (one line per strategy × database).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// The table with every column, however wide (default: the columns that fit the terminal).
+    #[arg(long)]
+    pub wide: bool,
+    /// Run each strategy × database N times (all strategies once, then all again ...) and
+    /// report the median with its spread; overrides `repeat` in the scenario file.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: Option<u32>,
     /// No progress bars.
     #[arg(short, long)]
     pub quiet: bool,
@@ -123,17 +142,65 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ShowFormat,
+    /// The table with every column, however wide.
+    #[arg(long)]
+    pub wide: bool,
+}
+
+/// `keyrace compare`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The results file before the change.
+    pub old: PathBuf,
+    /// The results file after the change.
+    pub new: PathBuf,
+    /// Flag a change of ops/s, p50 or p99 as regressed / improved only beyond this many
+    /// percent (and, for runs with repetitions, beyond their noise too); exit 1 on such a
+    /// regression. Without it, performance changes are shown but never fail the comparison.
+    #[arg(long, value_name = "PCT")]
+    pub threshold: Option<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// Formats of `run`'s and `compare`'s output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table fitted to the terminal's width.
+    Table,
+    /// Markdown tables, for pasting into a pull request.
+    Markdown,
+    /// JSON, pretty-printed.
+    Json,
+    /// CSV, one line per strategy × database.
+    Csv,
 }
 
 /// Formats `keyrace show` can print.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ShowFormat {
     /// The terminal comparison table.
     Table,
+    /// Markdown tables, for pasting into a pull request.
+    Markdown,
     /// The JSON itself, pretty-printed.
     Json,
+    /// CSV, one line per strategy × database.
+    Csv,
     /// The HTML page.
     Html,
+}
+
+impl RunArgs {
+    /// The output format: `--format`, or JSON for `--json`, else the table.
+    pub fn output_format(&self) -> Format {
+        match (self.format, self.json) {
+            (Some(f), _) => f,
+            (None, true) => Format::Json,
+            (None, false) => Format::Table,
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

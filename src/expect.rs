@@ -1,5 +1,6 @@
-//! Expectations: bounds on counted figures per strategy and database
-//! (`unique_violation = 0`, `deadlock > 0` ...), and their evaluation.
+//! Expectations: bounds on figures per strategy and database (`unique_violation = 0`,
+//! `deadlock > 0`, `p99_us < 5000` ...), absolute or relative to the workload as run
+//! (`rows = rounds`, `ops = operations`), and their evaluation.
 
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +49,113 @@ pub const FIGURES: &[&str] = &[
     "handled_unique_violation",
     "handled_deadlock",
     "handled_serialization_failure",
+    "ops_per_sec",
+    "p50_us",
+    "p99_us",
 ];
+
+/// Figures measured rather than counted: with repetitions they are bounded on the median
+/// over repetitions, where counted figures are bounded in every repetition.
+pub const PERFORMANCE_FIGURES: &[&str] = &["ops_per_sec", "p50_us", "p99_us"];
+
+/// Quantities of the workload as run that a bound may name instead of a number, so an
+/// expectation still holds under `--operations` / `--duration` overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantity {
+    /// Operations finished (`ops`).
+    Ops,
+    /// Operations the workload asked for; the operations finished when it ran for a
+    /// duration instead.
+    Operations,
+    /// Rounds: operations finished ÷ workers, rounded up (rounds mode gives each round a
+    /// fresh key, so a signup race writes one row per round).
+    Rounds,
+    /// Keys the run could write: the rounds in rounds mode, the key space (`keys`) in random mode.
+    Keys,
+    /// Concurrent sessions (`workers`).
+    Workers,
+}
+
+impl Quantity {
+    /// Every quantity with its name in scenario files.
+    pub const ALL: [(&'static str, Quantity); 5] = [
+        ("ops", Quantity::Ops),
+        ("operations", Quantity::Operations),
+        ("rounds", Quantity::Rounds),
+        ("keys", Quantity::Keys),
+        ("workers", Quantity::Workers),
+    ];
+}
+
+/// The workload as one run (one repetition) of a strategy × database ran it: what a
+/// relative bound ([`Quantity`]) resolves against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunFigures {
+    /// Operations finished.
+    pub ops: u64,
+    /// Operations asked for (`u64::MAX` when bounded by a duration instead).
+    pub operations: u64,
+    /// Concurrent sessions.
+    pub workers: u64,
+    /// True in rounds mode.
+    pub rounds_mode: bool,
+    /// The key space (random mode).
+    pub keys: u64,
+}
+
+impl RunFigures {
+    /// The value of a quantity in this run.
+    pub fn get(&self, q: Quantity) -> f64 {
+        let rounds = self.ops.div_ceil(self.workers.max(1));
+        (match q {
+            Quantity::Ops => self.ops,
+            Quantity::Operations if self.operations == u64::MAX => self.ops,
+            Quantity::Operations => self.operations,
+            Quantity::Rounds => rounds,
+            Quantity::Keys if self.rounds_mode => rounds,
+            Quantity::Keys => self.keys,
+            Quantity::Workers => self.workers,
+        }) as f64
+    }
+}
+
+/// The right-hand side of an expectation: a number, or a multiple of a workload quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// A fixed number.
+    Value(f64),
+    /// `factor × quantity` (`rounds`, `2 * workers`).
+    Relative {
+        /// The multiplier (1 when none is written).
+        factor: f64,
+        /// The quantity.
+        quantity: Quantity,
+    },
+}
+
+impl Bound {
+    fn parse(text: &str) -> Option<Bound> {
+        if let Ok(v) = text.parse::<f64>() {
+            return v.is_finite().then_some(Bound::Value(v));
+        }
+        let (factor, name) = match text.split_once('*') {
+            Some((f, n)) => (f.trim().parse::<f64>().ok()?, n.trim()),
+            None => (1.0, text),
+        };
+        let quantity = Quantity::ALL.iter().find(|(n, _)| *n == name)?.1;
+        Some(Bound::Relative { factor, quantity })
+    }
+
+    /// The bound's value in a run.
+    pub fn resolve(&self, run: &RunFigures) -> f64 {
+        match *self {
+            Bound::Value(v) => v,
+            Bound::Relative { factor, quantity } => factor * run.get(quantity),
+        }
+    }
+}
 
 /// One bound: `figure op value`, for matching strategies and databases.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,15 +168,16 @@ pub struct Expectation {
     pub figure: String,
     /// The comparison.
     pub op: Op,
-    /// The bound.
-    pub value: f64,
+    /// The bound: a number or a workload quantity.
+    pub bound: Bound,
     /// The text as written (`unique_violation = 0`).
     pub text: String,
 }
 
 impl Expectation {
-    /// Parses `figure op number`. Errors: a message saying what is wrong, with the list of
-    /// known figures for an unknown one.
+    /// Parses `figure op bound`, where the bound is a number, a workload quantity (`ops`,
+    /// `operations`, `rounds`, `keys`, `workers`) or `N * quantity`. Errors: a message saying
+    /// what is wrong, with the list of known figures for an unknown one.
     pub fn parse(
         strategy: &str,
         database: Option<Dialect>,
@@ -110,15 +218,19 @@ impl Expectation {
                 known.join(", ")
             ));
         }
-        let value: f64 = value_text
-            .parse()
-            .map_err(|_| format!("`{value_text}` in `{t}` is not a number"))?;
+        let bound = Bound::parse(value_text).ok_or_else(|| {
+            let names: Vec<&str> = Quantity::ALL.iter().map(|(n, _)| *n).collect();
+            format!(
+                "`{value_text}` in `{t}` is not a number nor a workload quantity ({}, or e.g. `2 * workers`)",
+                names.join(", ")
+            )
+        })?;
         Ok(Expectation {
             strategy: strategy.to_string(),
             database,
             figure,
             op,
-            value,
+            bound,
             text: t.to_string(),
         })
     }
@@ -129,9 +241,14 @@ impl Expectation {
             && self.database.is_none_or(|d| d == dialect)
     }
 
-    /// Checks the figure's actual value.
-    pub fn holds(&self, actual: f64) -> bool {
-        self.op.holds(actual, self.value)
+    /// Checks the figure's actual value against the bound resolved in `run`.
+    pub fn holds(&self, actual: f64, run: &RunFigures) -> bool {
+        self.op.holds(actual, self.bound.resolve(run))
+    }
+
+    /// True for a bound on ops/s or latency (evaluated on the median over repetitions).
+    pub fn is_performance(&self) -> bool {
+        PERFORMANCE_FIGURES.contains(&self.figure.as_str())
     }
 }
 
@@ -150,15 +267,22 @@ pub fn is_figure(name: &str) -> bool {
     Outcome::parse(name).is_some_and(|o| o.name() == name) || FIGURES.contains(&name)
 }
 
-/// The outcome of one expectation on one strategy × database.
+/// The outcome of one expectation (a prediction of the scenario) on one strategy × database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The expectation as written.
     pub text: String,
-    /// Whether it held.
+    /// Whether it held (in every repetition, for counted figures).
     pub held: bool,
-    /// The figure's value in this run.
+    /// The figure's value in this run (in the first repetition where it failed, if any).
     pub actual: f64,
+    /// The bound's value when it named a workload quantity (`rows = rounds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
+    /// The repetition (1-based) whose value is `actual`, when the cell ran more than once
+    /// and the expectation failed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u32>,
 }
 
 #[cfg(test)]
@@ -169,8 +293,8 @@ mod tests {
     fn parses_operators() {
         let e = Expectation::parse("*", None, "unique_violation >= 1").unwrap();
         assert_eq!(
-            (e.op, e.value, e.figure.as_str()),
-            (Op::Ge, 1.0, "unique_violation")
+            (e.op, e.bound, e.figure.as_str()),
+            (Op::Ge, Bound::Value(1.0), "unique_violation")
         );
         assert_eq!(
             Expectation::parse("*", None, "deadlock == 0").unwrap().op,
@@ -196,6 +320,34 @@ mod tests {
             Expectation::parse("*", None, "deadlock = x")
                 .unwrap_err()
                 .contains("not a number")
+        );
+    }
+
+    #[test]
+    fn relative_bounds_follow_the_run() {
+        let e = Expectation::parse("*", None, "rows = rounds").unwrap();
+        let run = |ops, operations| RunFigures {
+            ops,
+            operations,
+            workers: 8,
+            rounds_mode: true,
+            keys: 1000,
+        };
+        assert!(e.holds(150.0, &run(1200, 1200)));
+        assert!(e.holds(2891.0, &run(23128, u64::MAX)));
+        assert!(!e.holds(2891.0, &run(1200, 1200)));
+        let e = Expectation::parse("*", None, "ops = operations").unwrap();
+        assert!(e.holds(4000.0, &run(4000, 4000)));
+        assert!(!e.holds(3999.0, &run(3999, 4000)));
+        assert!(e.holds(777.0, &run(777, u64::MAX)));
+        let e = Expectation::parse("*", None, "retries <= 2 * workers").unwrap();
+        assert!(e.holds(16.0, &run(8, 8)) && !e.holds(17.0, &run(8, 8)));
+        let e = Expectation::parse("*", None, "p99_us < 5000").unwrap();
+        assert!(e.is_performance());
+        assert!(
+            Expectation::parse("*", None, "rows = roundz")
+                .unwrap_err()
+                .contains("workload quantity")
         );
     }
 }

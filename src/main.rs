@@ -4,7 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrace::cli::{Cli, Command, ShowFormat};
+use std::io::Write;
+
+use keyrace::cli::{Cli, Command, Format, ShowFormat};
+use keyrace::db::Dialect;
+use keyrace::report::table::TableOptions;
 use keyrace::report::{self, Report};
 use keyrace::{app, strategy};
 use tokio_util::sync::CancellationToken;
@@ -12,10 +16,11 @@ use tokio_util::sync::CancellationToken;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Server notices (e.g. "there is no transaction in progress") only with -vv.
+    // sqlx logs unrecognised URL parameters with their values (`sslpassword=...`): never.
     let filter = match cli.verbose {
-        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error",
-        1 => "info,sqlx::postgres::notice=error,sqlx::query=error",
-        _ => "debug",
+        0 => "warn,sqlx::postgres::notice=error,sqlx::query=error,sqlx_postgres::options=error",
+        1 => "info,sqlx::postgres::notice=error,sqlx::query=error,sqlx_postgres::options=error",
+        _ => "debug,sqlx_postgres::options=error",
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -26,6 +31,99 @@ fn main() -> ExitCode {
         .try_init();
     // Last line of defence: throwaway servers are stopped however main is left.
     let _stop_all = keyrace::provision::StopAllOnDrop;
+    match cli.command {
+        Command::Reap => {
+            let reaped = reap_orphans();
+            if reaped.reaped.is_empty() {
+                eprintln!("no orphaned throwaway servers");
+            }
+            if reaped.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
+        }
+        Command::Run(args) => {
+            // Only `run` (which starts servers) and `reap` clean up after killed runs;
+            // `check`, `show` and `strategies` never signal or remove anything.
+            reap_orphans();
+            run(args, cli.threads)
+        }
+        Command::Check(args) => match app::load_all(&args.paths) {
+            Ok(found) => {
+                let mut text = String::new();
+                for p in found.plans {
+                    let n = p.strategies.len();
+                    text.push_str(&format!(
+                        "ok: {} ({n} {})\n",
+                        p.source.display(),
+                        if n == 1 { "strategy" } else { "strategies" }
+                    ));
+                }
+                for p in found.interleavings {
+                    let n = p.sessions.len();
+                    text.push_str(&format!(
+                        "ok: {} ({n} {}, interleaving)\n",
+                        p.source.display(),
+                        if n == 1 { "session" } else { "sessions" }
+                    ));
+                }
+                print_out(&text, ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                report_error(&e);
+                ExitCode::from(2)
+            }
+        },
+        Command::Show(args) => match Report::read_json(&args.file) {
+            Ok(r) => {
+                let opts = TableOptions {
+                    width: report::table::terminal_width(),
+                    wide: args.wide,
+                };
+                let text = match args.format {
+                    ShowFormat::Table => report::table::render(&r, &opts),
+                    ShowFormat::Markdown => report::markdown::render(&r),
+                    ShowFormat::Json => json(&r),
+                    ShowFormat::Csv => report::csv::render(&r),
+                    ShowFormat::Html => report::html::render(&r),
+                };
+                let code = if r.all_held() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                };
+                print_out(&text, code)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Compare(args) => compare(&args),
+        Command::Strategies => {
+            let mut text = format!(
+                "{:32} {:10} {:5} {}\n",
+                "strategy", "PostgreSQL", "MySQL", "what it does"
+            );
+            for b in strategy::BUILTINS {
+                let mark = |d: Dialect| if exists_on(b, d) { "✓" } else { "–" };
+                text.push_str(&format!(
+                    "{:32} {:10} {:5} {}\n",
+                    b.name,
+                    mark(Dialect::Postgres),
+                    mark(Dialect::Mysql),
+                    b.summary
+                ));
+            }
+            print_out(&text, ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reaps throwaway servers left by killed keyrace runs, saying what was done and what was
+/// refused.
+fn reap_orphans() -> keyrace::provision::ReapReport {
     let reaped = keyrace::provision::reap_orphans();
     for r in &reaped.reaped {
         eprintln!(
@@ -34,64 +132,82 @@ fn main() -> ExitCode {
             r.dir.display()
         );
     }
-    match cli.command {
-        Command::Reap => {
-            if reaped.reaped.is_empty() {
-                eprintln!("no orphaned throwaway servers");
-            }
-            ExitCode::SUCCESS
-        }
-        Command::Run(args) => run(args, cli.threads),
-        Command::Check(args) => match app::load_all(&args.paths) {
-            Ok(found) => {
-                for p in found.plans {
-                    println!(
-                        "ok: {} ({} strategies)",
-                        p.source.display(),
-                        p.strategies.len()
-                    );
-                }
-                for p in found.interleavings {
-                    println!(
-                        "ok: {} ({} sessions, interleaving)",
-                        p.source.display(),
-                        p.sessions.len()
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Show(args) => match Report::read_json(&args.file) {
-            Ok(r) => {
-                match args.format {
-                    ShowFormat::Table => print!("{}", report::table::render(&r)),
-                    ShowFormat::Json => {
-                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
-                    }
-                    ShowFormat::Html => print!("{}", report::html::render(&r)),
-                }
-                if r.all_held() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Strategies => {
-            for b in strategy::BUILTINS {
-                println!("{:32} {}", b.name, b.summary);
-            }
-            ExitCode::SUCCESS
+    for e in &reaped.errors {
+        eprintln!("warning: {e}");
+    }
+    reaped
+}
+
+/// True when the built-in can be built on the dialect for some workload shape.
+fn exists_on(b: &strategy::Builtin, dialect: Dialect) -> bool {
+    use keyrace::plan::{KeyType, Shape, TableSpec};
+    let table = TableSpec {
+        name: "t".into(),
+        key: "k".into(),
+        key_type: KeyType::Text,
+        key_format: "k{}".into(),
+        counter: Some("n".into()),
+        payload: Some("p".into()),
+    };
+    [Shape::Signup, Shape::Counter, Shape::ReadModifyWrite]
+        .into_iter()
+        .any(|shape| {
+            (b.build)(&strategy::Ctx {
+                dialect,
+                table: &table,
+                shape,
+            })
+            .is_ok()
+        })
+}
+
+/// Prints a library error the way a user reads it: located scenario diagnostics as they
+/// are (they carry their own `error:`), everything else after `error: `.
+fn report_error(e: &app::AppError) {
+    match e {
+        app::AppError::Scenario(_) => eprintln!("{e}"),
+        _ => eprintln!("error: {e}"),
+    }
+}
+
+/// Writes `text` to stdout; a closed stdout (`| head -1`) ends quietly with `code`.
+fn print_out(text: &str, code: ExitCode) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            ExitCode::from(2)
         }
     }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+fn compare(args: &keyrace::cli::CompareArgs) -> ExitCode {
+    let (old, new) = match (Report::read_json(&args.old), Report::read_json(&args.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let c = report::compare::compare(&old, &new, args.threshold);
+    let text = match args.format {
+        Format::Table => report::compare::render_table(&c, report::table::terminal_width()),
+        Format::Markdown => report::compare::render_markdown(&c),
+        Format::Json => json(&c),
+        Format::Csv => report::compare::render_csv(&c),
+    };
+    let code = if c.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    print_out(&text, code)
 }
 
 fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
@@ -122,19 +238,24 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
         }
         match app::run(&args, &cancel).await {
             Ok(out) => {
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&out.report).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", report::table::render(&out.report));
-                }
+                let opts = TableOptions {
+                    width: report::table::terminal_width(),
+                    wide: args.wide,
+                };
+                let text = match args.output_format() {
+                    Format::Table => report::table::render(&out.report, &opts),
+                    Format::Markdown => report::markdown::render(&out.report),
+                    Format::Json => json(&out.report),
+                    Format::Csv => report::csv::render(&out.report),
+                };
+                let printed = print_out(&text, ExitCode::SUCCESS);
                 eprintln!("results: {}", out.json_path.display());
                 if let Some(h) = &out.html_path {
                     eprintln!("html: {}", h.display());
                 }
-                if out.report.interrupted {
+                if printed != ExitCode::SUCCESS {
+                    printed
+                } else if out.report.interrupted {
                     ExitCode::from(130)
                 } else if out.report.has_errors() {
                     ExitCode::from(2)
@@ -145,7 +266,7 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 ExitCode::from(2)
             }
         }

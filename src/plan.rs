@@ -196,6 +196,8 @@ pub struct Workload {
     /// Lock wait limit per statement, ms (PostgreSQL `lock_timeout`; InnoDB
     /// `innodb_lock_wait_timeout`, rounded up to whole seconds).
     pub lock_timeout_ms: u64,
+    /// Runs of each strategy × database (`repeat` in the file, `--repeat`); 1 by default.
+    pub repeat: u32,
 }
 
 /// One strategy to compare, with its program per dialect.

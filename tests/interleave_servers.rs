@@ -270,3 +270,43 @@ async fn bundled_scenarios_repeat_their_expected_output() {
         }
     }
 }
+
+/// Two sessions wait on one advisory lock and are woken by the same COMMIT: they complete in
+/// the same check and must be reported in the order they started waiting (s2, then s3), every
+/// time, without a panic (removing them by index in finish-time order used to panic about
+/// 3 runs in 20).
+const SIMULTANEOUS_WAKEUP_SPEC: &str = r#"
+session s1
+step s1_begin { BEGIN; }
+step s1_lock { SELECT pg_advisory_xact_lock(7) IS NOT NULL AS locked; }
+step s1_commit { COMMIT; }
+session s2
+step s2_shared { SELECT pg_advisory_lock_shared(7) IS NOT NULL AS shared2; }
+step s2_release { SELECT pg_advisory_unlock_shared(7) AS released2; }
+session s3
+step s3_shared { SELECT pg_advisory_lock_shared(7) IS NOT NULL AS shared3; }
+step s3_release { SELECT pg_advisory_unlock_shared(7) AS released3; }
+permutation s1_begin s1_lock s2_shared s3_shared s1_commit s2_release s3_release
+"#;
+
+#[tokio::test]
+async fn steps_woken_together_complete_in_the_order_they_waited() {
+    let _serial = SERIAL.lock().await;
+    let reports = run_text(
+        "wakeup.spec",
+        SIMULTANEOUS_WAKEUP_SPEC,
+        &[Dialect::Postgres],
+        40,
+    )
+    .await;
+    let first = reports[0].render_text("postgres");
+    let s2 = first.find("step s2_shared: <... completed>");
+    let s3 = first.find("step s3_shared: <... completed>");
+    assert!(
+        matches!((s2, s3), (Some(a), Some(b)) if a < b),
+        "s2 must complete before s3:\n{first}"
+    );
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(r.render_text("postgres"), first, "run {i} differs");
+    }
+}

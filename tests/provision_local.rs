@@ -110,8 +110,8 @@ async fn local_postgres_starts_answers_and_stops() {
         server.dir.clone().unwrap(),
     );
     assert!(
-        dir.join(format!(".s.PGSQL.{port}")).exists(),
-        "socket not in the session directory"
+        dir.join(format!("run/.s.PGSQL.{port}")).exists(),
+        "socket not in the session directory's run/"
     );
     server.stop().await.unwrap();
     assert_gone(pid, port, &dir);

@@ -316,9 +316,14 @@ fn check_page(r: &Rendered, doc: &Value, terminal: Option<(usize, usize)>) {
             );
             let cell = |label: &str| key_cell(dom, st, db, label);
             let n = |field: &str| num(res[field].as_u64().expect(field));
-            assert_eq!(cell("ops/s"), rate(res["ops_per_sec"].as_f64().unwrap()));
+            // The median, then (for repeated cells) the min–max range in a <small>.
+            let first = |c: String| c.split('<').next().unwrap_or_default().to_string();
             assert_eq!(
-                cell("p99 µs"),
+                first(cell("ops/s")),
+                rate(res["ops_per_sec"].as_f64().unwrap())
+            );
+            assert_eq!(
+                first(cell("p99 µs")),
                 num(res["latency_us"]["p99"].as_u64().unwrap())
             );
             assert!(
@@ -328,12 +333,48 @@ fn check_page(r: &Rendered, doc: &Value, terminal: Option<(usize, usize)>) {
             );
             assert_eq!(cell("dup rows"), n("duplicate_rows"));
             assert_eq!(cell("lost upd"), n("lost_updates"));
-            if let Some(level) = res["verdict"]["level"].as_str() {
-                assert!(
-                    strip_tags(&cell("verdict")).contains(level),
-                    "verdict of {st} on {db} is not {level}"
-                );
+            // The verdict comes first, with its reasons ("–" when no operation finished).
+            let verdict = strip_tags(&cell("verdict"));
+            match res["verdict"]["level"].as_str() {
+                Some(level) => {
+                    assert!(
+                        verdict.starts_with(level),
+                        "verdict of {st} on {db} is not {level}: {verdict}"
+                    );
+                    for reason in res["verdict"]["reasons"].as_array().unwrap() {
+                        let reason = html::escape(reason.as_str().unwrap());
+                        assert!(cell("verdict").contains(&reason), "{reason} missing");
+                    }
+                }
+                None => {
+                    assert_eq!(res["ops"], 0, "no verdict for {st} on {db} in the JSON");
+                    assert_eq!(verdict, "–");
+                }
             }
+            let row_start = dom
+                .find(&format!(
+                    "data-strategy=\"{}\" data-database=\"{}\">",
+                    html::escape(st),
+                    html::escape(db)
+                ))
+                .unwrap();
+            let first_cell = &dom[row_start..];
+            assert!(
+                first_cell[first_cell.find("<td").unwrap()..]
+                    .starts_with("<td class=\"verdict-cell\""),
+                "the verdict is not the first column"
+            );
+        }
+        for f in s["fastest_safe"].as_array().expect("fastest_safe") {
+            let db = html::escape(f["database"].as_str().unwrap());
+            let line = match f["strategy"].as_str() {
+                Some(name) => format!(
+                    "Fastest safe strategy on {db}: <b>{}</b>",
+                    html::escape(name)
+                ),
+                None => format!("No strategy was safe on {db}."),
+            };
+            assert!(dom.contains(&line), "missing: {line}");
         }
         if results.iter().any(|x| x["available"] == Value::Bool(true)) {
             for plot in ["correctness", "timeline", "cdf"] {

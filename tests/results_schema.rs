@@ -151,6 +151,14 @@ fn schema_rejects_wrong_types() {
             Value::from("yes"),
         ),
         ("/servers/0/dialect", Value::from("sqlite")),
+        (
+            "/scenarios/0/results/0/verdict/level",
+            Value::from("probably-fine"),
+        ),
+        (
+            "/scenarios/0/results/0/verdict/reasons",
+            Value::from("none"),
+        ),
     ] {
         let mut doc = fixture();
         *doc.pointer_mut(path).expect("fixture has the field") = bad;
@@ -238,7 +246,9 @@ fn real_run_matches_schema() {
         results.iter().any(|r| r["available"] == Value::Bool(false)),
         "expected an unavailable strategy (insert-ignore on PostgreSQL or ON CONFLICT on MySQL)"
     );
-    // Per-second series add up to the totals; the latency CDF ends at 100 %.
+    // Every strategy that ran has a verdict with reasons; its per-second series add up to
+    // its totals and its latency CDF ends at 100 %; the scenario names its fastest safe
+    // strategy per database.
     for r in results
         .iter()
         .filter(|r| r["available"] == Value::Bool(true))
@@ -266,7 +276,18 @@ fn real_run_matches_schema() {
             "{cdf:?}"
         );
         assert_eq!(cdf.last().unwrap()["us"], r["latency_us"]["max"], "{cdf:?}");
+        let level = r["verdict"]["level"].as_str().unwrap_or_default();
+        assert!(
+            ["safe", "errors", "unsafe"].contains(&level),
+            "no verdict: {r}"
+        );
+        assert!(!r["verdict"]["reasons"].as_array().unwrap().is_empty());
     }
+    let fastest = doc
+        .pointer("/scenarios/0/fastest_safe")
+        .and_then(Value::as_array)
+        .expect("fastest_safe");
+    assert_eq!(fastest.len(), 2, "{fastest:?}");
     // The HTML page written next to it renders the same run.
     let html = std::fs::read_to_string(json[0].with_extension("html")).expect("html written");
     assert!(html.contains("schema-check") && html.contains("<svg"));

@@ -7,7 +7,7 @@ mod url;
 
 pub use conn::{Conn, Param, StepResult};
 pub use outcome::{DbError, Outcome, classify};
-pub use url::{database_url, redact_url};
+pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 
 use serde::{Deserialize, Serialize};
 

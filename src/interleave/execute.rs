@@ -213,6 +213,8 @@ struct Waiting {
     star: bool,
     blockers: Vec<usize>,
     since: Instant,
+    /// Start of the latest lock-view check that found this step blocked.
+    blocked_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -405,6 +407,7 @@ impl<'a> PermRun<'a> {
                 star,
                 blockers,
                 since: launched,
+                blocked_at: None,
             };
             let detection = if star {
                 Some(Detection::Marker)
@@ -516,21 +519,39 @@ impl<'a> PermRun<'a> {
     fn report_ready(&mut self) -> bool {
         let mut any = false;
         loop {
-            let mut ready: Vec<usize> = (0..self.waiting.len())
+            // As PostgreSQL's isolation tester: waiting steps are looked at in the order they
+            // started waiting, and a finished step is reported only once every step that
+            // started waiting before it has finished too or is known to be blocked still (a
+            // lock-view check that began after it finished says so). Two steps woken by one
+            // COMMIT are thus reported in the same order every time.
+            let blockers_done = |w: &Waiting| w.blockers.iter().all(|b| self.completed.contains(b));
+            let ready: Vec<usize> = (0..self.waiting.len())
                 .filter(|&i| {
                     let w = &self.waiting[i];
-                    w.done.is_some() && w.blockers.iter().all(|b| self.completed.contains(b))
+                    let Some(done) = &w.done else { return false };
+                    blockers_done(w)
+                        && !self.waiting[..i].iter().any(|e| {
+                            e.done.is_none()
+                                && !e.star
+                                && blockers_done(e)
+                                && !e.blocked_at.is_some_and(|t| t >= done.finished)
+                                && e.since.elapsed() < self.wait_timeout
+                        })
                 })
                 .collect();
             if ready.is_empty() {
                 return any;
             }
-            ready.sort_by_key(|&i| self.waiting[i].done.as_ref().map(|c| c.finished));
+            // `ready` is in ascending index order: remove from the highest index down so the
+            // lower indices stay valid.
             let mut taken: Vec<Waiting> = Vec::new();
             for &i in ready.iter().rev() {
                 taken.push(self.waiting.remove(i));
             }
-            taken.sort_by_key(|w| w.done.as_ref().map(|c| c.finished));
+            // Steps found complete in the same check are reported in the order they started
+            // waiting, as PostgreSQL's isolation tester does (not in the order the server
+            // happened to finish them, which varies from run to run).
+            taken.sort_by_key(|w| w.since);
             for w in taken {
                 let Some(c) = w.done else { continue };
                 let step = &self.plan.steps[w.step];
@@ -585,12 +606,19 @@ impl<'a> PermRun<'a> {
                     .blocked(&ids)
                     .await
                     .map_err(self.harness("polling for blocked sessions"))?;
+                let fresh = verdict.started >= self.last_event + self.grace();
+                if fresh {
+                    for &(i, id) in &candidates {
+                        if verdict.blocked.contains(&id) {
+                            self.waiting[i].blocked_at = Some(verdict.started);
+                        }
+                    }
+                }
                 let before = self.waiting.iter().filter(|w| w.done.is_some()).count();
                 self.harvest();
                 if self.waiting.iter().filter(|w| w.done.is_some()).count() != before {
                     continue;
                 }
-                let fresh = verdict.started >= self.last_event + self.grace();
                 candidates.iter().all(|&(i, id)| {
                     (fresh && verdict.blocked.contains(&id))
                         || self.waiting[i].since.elapsed() >= self.wait_timeout

@@ -55,6 +55,16 @@ pub enum ProvisionError {
         source: std::io::Error,
     },
 
+    /// A directory keyrace would keep servers or state in exists but cannot be trusted
+    /// (another user's, writable by others, or a symbolic link): nothing in it is used.
+    #[error("refusing to use {}: {reason}; remove it or set KEYRACE_SERVERS_DIR to a directory of your own", path.display())]
+    UntrustedDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: super::private_dir::Untrusted,
+    },
+
     /// A binary could not be executed at all.
     #[error("could not run {}", binary.display())]
     Spawn {

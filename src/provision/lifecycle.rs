@@ -14,6 +14,7 @@ use futures_util::future::BoxFuture;
 use crate::db::Dialect;
 
 use super::ProvisionError;
+use super::private_dir;
 use super::procs;
 
 /// Environment variable that overrides [`servers_root`].
@@ -27,14 +28,27 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long [`stop_all_blocking`] waits before SIGKILL.
 const EMERGENCY_GRACE: Duration = Duration::from_secs(1);
 
-/// The directory under which every throwaway server lives:
-/// `$KEYRACE_SERVERS_DIR`, else `std::env::temp_dir()/keyrace-servers` (usually
-/// `/tmp/keyrace-servers`). Keyrace never creates, stops or removes anything outside it.
+/// The directory under which every throwaway server lives: `$KEYRACE_SERVERS_DIR`, else
+/// `std::env::temp_dir()/keyrace-servers-<euid>` (usually `/tmp/keyrace-servers-0` for root),
+/// one per user. keyrace creates it with mode 0711 and trusts it only while it is a
+/// directory (not a symlink) owned by keyrace's effective user and writable by nobody else
+/// (see [`ensure_servers_root`]); it never creates, stops or removes anything outside it.
 pub fn servers_root() -> PathBuf {
     match std::env::var_os(SERVERS_DIR_ENV) {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => std::env::temp_dir().join("keyrace-servers"),
+        _ => private_dir::default_root(),
     }
+}
+
+/// Creates [`servers_root`] if needed and checks that it can be trusted.
+///
+/// Errors: [`ProvisionError::UntrustedDir`] when it is another user's, writable by others or
+/// a symlink (another local user may have created `/tmp/keyrace-servers-0` first: keyrace
+/// then refuses to start local servers rather than work in a directory that user controls).
+pub fn ensure_servers_root() -> Result<PathBuf, ProvisionError> {
+    let root = servers_root();
+    private_dir::ensure_dir(&root)?;
+    Ok(root)
 }
 
 /// The contents of a session's `owner.pid`: who owns the directory and which server runs in it.
@@ -102,9 +116,16 @@ impl Marker {
         has_owner.then_some(m)
     }
 
-    /// Reads `<dir>/owner.pid`.
+    /// Reads `<dir>/owner.pid`; `None` when it is missing, unreadable, or not a regular file
+    /// owned by keyrace's effective user and writable by nobody else (a marker someone else
+    /// could have written is never trusted).
     pub fn read(dir: &Path) -> Option<Marker> {
-        Marker::parse(&std::fs::read_to_string(dir.join(MARKER_FILE)).ok()?)
+        let path = dir.join(MARKER_FILE);
+        if let Err(reason) = private_dir::check_file(&path) {
+            tracing::warn!(marker = %path.display(), "ignoring a marker that cannot be trusted: {reason}");
+            return None;
+        }
+        Marker::parse(&std::fs::read_to_string(path).ok()?)
     }
 
     /// Writes `<dir>/owner.pid` atomically (write a temporary file, then rename).
@@ -118,15 +139,7 @@ impl Marker {
 
 /// Creates `<root>/<dialect>-<pid>-<random>/` with a marker naming this process.
 pub(crate) fn create_session_dir(dialect: Dialect) -> Result<PathBuf, ProvisionError> {
-    let root = servers_root();
-    if !root.is_dir() {
-        std::fs::create_dir_all(&root)
-            .map_err(|e| ProvisionError::io("create directory", &root, e))?;
-        // Shared like /tmp (sticky, world-writable) so that other users' keyrace runs can
-        // create their sessions too; each session directory is private to its owner.
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1777));
-    }
+    let root = ensure_servers_root()?;
     let me = std::process::id();
     let dir = tempfile::Builder::new()
         .prefix(&format!("{}-{me}-", dialect.name()))
@@ -134,6 +147,13 @@ pub(crate) fn create_session_dir(dialect: Dialect) -> Result<PathBuf, ProvisionE
         .tempdir_in(&root)
         .map_err(|e| ProvisionError::io("create directory in", &root, e))?
         .keep();
+    // Others may traverse (a server running as `postgres` reaches `<dir>/data`), not list.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        &dir,
+        std::fs::Permissions::from_mode(private_dir::PRIVATE_DIR_MODE),
+    )
+    .map_err(|e| ProvisionError::io("set permissions of", &dir, e))?;
     let marker = Marker {
         owner_pid: me as i32,
         owner_start: procs::start_time(me as i32),
@@ -182,8 +202,11 @@ pub(crate) struct LocalProcess {
 }
 
 impl LocalProcess {
-    /// Stops the server (graceful signal, SIGKILL to its process group after `grace`),
-    /// kills anything else still running from the directory, and removes the directory.
+    /// Stops the server (graceful signal; after `grace` SIGKILL to its children, e.g.
+    /// PostgreSQL backends that run in sessions of their own, and to the process group
+    /// keyrace created for it with `setsid`), kills any other program keyrace starts that
+    /// still runs from the directory (verified: executable, directory argument), and removes
+    /// the directory.
     fn stop_blocking(mut self, grace: Duration) -> Result<(), ProvisionError> {
         if let Some(child) = self.child.as_mut() {
             let pid = child.id() as i32;
@@ -191,16 +214,21 @@ impl LocalProcess {
                 procs::signal(pid, self.graceful);
                 let exited = procs::wait_until(grace, || !matches!(child.try_wait(), Ok(None)));
                 if !exited {
-                    tracing::warn!(pid, dir = %self.dir.display(), "server did not stop within {grace:?}; killing its process group");
+                    tracing::warn!(pid, dir = %self.dir.display(), "server did not stop within {grace:?}; killing it and its backends");
+                    for backend in procs::children(pid) {
+                        procs::signal(backend, libc::SIGKILL);
+                    }
                     procs::signal_group(pid, libc::SIGKILL);
                     let _ = child.wait();
                 }
             }
-            // Backends or helpers left in the server's process group.
+            // Helpers left in the process group keyrace created for the server.
             procs::signal_group(pid, libc::SIGKILL);
         }
         for pid in procs::processes_referencing(&self.dir) {
-            procs::terminate_foreign(pid, libc::SIGKILL, Duration::ZERO);
+            if procs::is_keyrace_process(pid, &self.dir, None) {
+                procs::terminate_foreign(pid, libc::SIGKILL, Duration::ZERO);
+            }
         }
         remove_dir(&self.dir)
     }

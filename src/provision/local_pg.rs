@@ -1,5 +1,6 @@
 //! A throwaway PostgreSQL cluster from the installed binaries: `initdb` + `postgres`.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -89,7 +90,7 @@ fn run_as() -> Result<Option<RunAs>, ProvisionError> {
 
 /// Starts a throwaway cluster: a session directory under the servers root, `initdb` into
 /// `<dir>/data` (superuser `postgres`, trust authentication, UTF8, C locale), then
-/// `postgres` on a free port of 127.0.0.1 with its socket in `<dir>`, until a connection
+/// `postgres` on a free port of 127.0.0.1 with its socket in `<dir>/run`, until a connection
 /// succeeds. Durability settings stay at their defaults so results are representative.
 pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
     let t0 = Instant::now();
@@ -100,11 +101,20 @@ pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
         child: None,
         graceful: libc::SIGINT,
     }));
-    if let Some(RunAs { uid, gid }) = run_as {
-        std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
-            .map_err(|e| ProvisionError::io("chown", &dir, e))?;
-    }
+    // The session directory stays keyrace's (its marker must not be writable by the server's
+    // user); the server gets `data/` and `run/` (its socket and lock file), mode 0700.
     let data = dir.join("data");
+    let run = dir.join("run");
+    for d in [&data, &run] {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(d)
+            .map_err(|e| ProvisionError::io("create directory", d, e))?;
+        if let Some(RunAs { uid, gid }) = run_as {
+            std::os::unix::fs::chown(d, Some(uid), Some(gid))
+                .map_err(|e| ProvisionError::io("chown", d, e))?;
+        }
+    }
     let mut initdb = local::command(&bins.initdb, &dir, run_as);
     initdb
         .arg("-D")
@@ -172,7 +182,7 @@ fn server_command(
         .arg("-p")
         .arg(port.to_string())
         .arg("-k")
-        .arg(dir)
+        .arg(dir.join("run"))
         .args(["-c", "listen_addresses=127.0.0.1"])
         .arg("-c")
         .arg(format!("max_connections={PG_MAX_CONNECTIONS}"))

@@ -27,6 +27,7 @@ mod lifecycle;
 mod local;
 mod local_mysql;
 mod local_pg;
+mod private_dir;
 mod procs;
 mod reaper;
 mod signals;
@@ -47,7 +48,8 @@ pub use local_mysql::{MYSQL_MAX_CONNECTIONS, MysqlBinaries, find_mysql_binaries}
 pub use local_pg::{
     PG_BINDIR_ENV, PG_MAX_CONNECTIONS, PG_SYSTEM_USER, PgBinaries, find_pg_binaries,
 };
-pub use procs::{group_members, pid_alive, processes_referencing};
+pub use private_dir::{PRIVATE_DIR_MODE, Untrusted};
+pub use procs::{group_members, pid_alive, processes_referencing, running_as_root};
 pub use reaper::{ReapReport, ReapedServer, is_session_dir, reap_orphans};
 pub use signals::{FORCE_EXIT_AFTER, FORCED_EXIT_CODE, StopAllOnDrop, install_signal_handlers};
 pub use spec::ServerSpec;

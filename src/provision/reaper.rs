@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::lifecycle::{Marker, remove_dir, servers_root};
+use super::private_dir;
 use super::procs;
 
 /// What [`reap_orphans`] did.
@@ -36,15 +37,22 @@ pub struct ReapedServer {
 /// Stops every throwaway server under [`servers_root`](super::servers_root) whose owner is
 /// gone, and removes its directory.
 ///
-/// A session directory is `<dialect>-<pid>-<random>` with an `owner.pid` marker. Its owner is
-/// gone when `kill(owner_pid, 0)` fails with ESRCH, the owner is a zombie, or the pid now
-/// belongs to a process with a different start time (`/proc/<pid>/stat` field 22, recorded
-/// in the marker), i.e. the pid was reused. The server pid recorded in the marker is signalled
-/// only if its start time matches too (PostgreSQL SIGINT, MySQL/MariaDB SIGTERM, then SIGKILL
-/// to its process group after 5 s); any other live process whose command line names the
-/// directory is killed. Nothing outside the root, and no entry whose name does not have the
-/// session form, is touched. Call it at every keyrace start; it takes milliseconds when there
-/// is nothing to do.
+/// Nothing is trusted that another user could have written. The root must be a directory
+/// (not a symlink) owned by keyrace's effective user and writable by nobody else; otherwise
+/// nothing in it is touched and the reason is returned in [`ReapReport::errors`]. The same
+/// holds for each session directory (`<dialect>-<pid>-<random>`, matched exactly) and its
+/// `owner.pid` marker. A session's owner is gone when `kill(owner_pid, 0)` fails with ESRCH,
+/// the owner is a zombie, or the pid now belongs to a process with a different start time
+/// (`/proc/<pid>/stat` field 22, recorded in the marker), i.e. the pid was reused.
+///
+/// A process is signalled only when it is, beyond doubt, what keyrace started there
+/// ([`procs::is_keyrace_process`]): its executable is a server or set-up tool keyrace runs
+/// (`postgres`, `initdb`, `mariadbd`, `mysqld`, `mariadb-install-db`), one of its arguments
+/// names the session directory exactly (not a prefix of it), and, for the recorded server
+/// pid, its start time is the recorded one. The server gets PostgreSQL's SIGINT or
+/// MySQL/MariaDB's SIGTERM, then SIGKILL (with its children) after 5 s; no process group is
+/// ever signalled. Call it at the start of `keyrace run` and from `keyrace reap`; it takes
+/// milliseconds when there is nothing to do.
 ///
 /// When a Docker engine answers, containers labelled `keyrace.owner.pid` by a keyrace on this
 /// host (label `keyrace.owner.host`) whose owner is gone (same test) are removed too.
@@ -54,21 +62,32 @@ pub fn reap_orphans() -> ReapReport {
     report.containers = containers;
     report.errors = errors;
     let root = servers_root();
+    if !root.exists() {
+        return report;
+    }
+    if let Err(reason) = private_dir::check_dir(&root) {
+        report.errors.push(format!(
+            "not reaping in {}: {reason}; nothing in it was touched",
+            root.display()
+        ));
+        return report;
+    }
     let Ok(entries) = std::fs::read_dir(&root) else {
         return report;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if !meta.is_dir() {
-            continue;
-        }
         let Some((dialect, name_pid)) = parse_session_name(&entry.file_name().to_string_lossy())
         else {
             continue;
         };
+        if let Err(reason) = private_dir::check_dir(&path) {
+            report.errors.push(format!(
+                "not reaping {}: {reason}; it was left alone",
+                path.display()
+            ));
+            continue;
+        }
         let marker = Marker::read(&path);
         let owner_pid = marker.as_ref().map_or(name_pid, |m| m.owner_pid);
         let owner_start = marker.as_ref().and_then(|m| m.owner_start);
@@ -80,9 +99,8 @@ pub fn reap_orphans() -> ReapReport {
         let mut killed = Vec::new();
         if let Some(m) = &marker
             && let Some(server) = m.server_pid
-            && procs::pid_alive(server)
-            && (m.server_start.is_some() && procs::start_time(server) == m.server_start
-                || procs::processes_referencing(&path).contains(&server))
+            && m.server_start.is_some()
+            && procs::is_keyrace_process(server, &path, m.server_start)
         {
             let graceful = if dialect == "postgres" {
                 libc::SIGINT
@@ -98,6 +116,10 @@ pub fn reap_orphans() -> ReapReport {
             killed.push(server);
         }
         for pid in procs::processes_referencing(&path) {
+            if !procs::is_keyrace_process(pid, &path, None) {
+                tracing::warn!(pid, dir = %path.display(), "a process names this directory but is not a server keyrace starts; left alone");
+                continue;
+            }
             if !procs::terminate_foreign(pid, libc::SIGKILL, Duration::ZERO) {
                 report.errors.push(format!(
                     "pid {pid} running from {} would not stop",
@@ -127,11 +149,16 @@ fn parse_session_name(name: &str) -> Option<(&'static str, i32)> {
     } else {
         return None;
     };
+    // Exactly what create_session_dir makes: a positive pid and 8 alphanumeric characters.
     let (pid, random) = rest.split_once('-')?;
-    if random.is_empty() {
+    if random.len() != 8 || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    Some((dialect, pid.parse().ok()?))
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let pid: i32 = pid.parse().ok()?;
+    (pid > 0).then_some((dialect, pid))
 }
 
 /// Whether the process that wrote a marker still runs (same pid, same start time).
@@ -163,10 +190,15 @@ mod tests {
     #[test]
     fn session_names() {
         assert_eq!(
-            parse_session_name("postgres-12-abc"),
+            parse_session_name("postgres-12-abcd1234"),
             Some(("postgres", 12))
         );
-        assert_eq!(parse_session_name("mysql-7-x-y"), Some(("mysql", 7)));
+        assert_eq!(parse_session_name("mysql-7-Ab3dE6gH"), Some(("mysql", 7)));
+        assert_eq!(parse_session_name("postgres-12-abc"), None);
+        assert_eq!(parse_session_name("postgres-12-abcd12345"), None);
+        assert_eq!(parse_session_name("mysql-7-x-yabcdef"), None);
+        assert_eq!(parse_session_name("mysql-+7-abcd1234"), None);
+        assert_eq!(parse_session_name("mysql-0-abcd1234"), None);
         assert_eq!(parse_session_name("mysql-7-"), None);
         assert_eq!(parse_session_name("redis-7-abc"), None);
         assert_eq!(parse_session_name("postgres-x-abc"), None);

@@ -4,22 +4,48 @@ use std::collections::BTreeMap;
 
 use super::{Outcomes, StrategyResult};
 use crate::db::Outcome;
-use crate::expect::{Expectation, Verdict};
+use crate::expect::{Bound, Expectation, RunFigures, Verdict};
 use crate::metrics::{Latency, cdf};
+use crate::plan::{Mode, Workload};
 use crate::runner::{StrategyRun, Target};
 
-fn evaluate(r: &mut StrategyResult, expectations: &[Expectation], dialect: crate::db::Dialect) {
+/// The workload quantities of one run, for relative bounds.
+pub fn run_figures(w: &Workload, ops: u64) -> RunFigures {
+    RunFigures {
+        ops,
+        operations: w.operations,
+        workers: w.workers as u64,
+        rounds_mode: w.mode == Mode::Rounds,
+        keys: w.keys,
+    }
+}
+
+/// Evaluates one expectation on a result whose workload quantities are `run`.
+pub fn check(e: &Expectation, r: &StrategyResult, run: &RunFigures) -> Verdict {
+    let actual = r.figure(&e.figure).unwrap_or(f64::NAN);
+    Verdict {
+        text: e.text.clone(),
+        held: e.holds(actual, run),
+        actual,
+        bound: match e.bound {
+            Bound::Value(_) => None,
+            b @ Bound::Relative { .. } => Some(b.resolve(run)),
+        },
+        repetition: None,
+    }
+}
+
+fn evaluate(
+    r: &mut StrategyResult,
+    expectations: &[Expectation],
+    dialect: crate::db::Dialect,
+    workload: &Workload,
+) {
+    let run = run_figures(workload, r.ops);
     r.expectations = expectations
         .iter()
         .filter(|e| e.applies(&r.strategy, dialect))
-        .map(|e| {
-            let actual = r.figure(&e.figure).unwrap_or(f64::NAN);
-            Verdict {
-                text: e.text.clone(),
-                held: e.holds(actual),
-                actual,
-            }
-        })
+        .map(|e| check(e, r, &run))
         .collect();
 }
 
@@ -29,6 +55,7 @@ pub fn result_of(
     target: &Target,
     run: &StrategyRun,
     expectations: &[Expectation],
+    workload: &Workload,
 ) -> StrategyResult {
     let started = run.started;
     let rec = &run.recorder;
@@ -76,12 +103,16 @@ pub fn result_of(
         missing_rows: v.missing_rows,
         unacknowledged: v.unacknowledged,
         expectations: vec![],
+        verdict: None,
+        spread: None,
+        repetitions: vec![],
     };
     // Partial figures of an interrupted run would fail bounds like `inserted = 150` for no
     // reason: expectations are only evaluated on complete runs.
     if !run.interrupted {
-        evaluate(&mut r, expectations, target.dialect);
+        evaluate(&mut r, expectations, target.dialect, workload);
     }
+    r.verdict = super::verdict::judge(&r);
     r
 }
 
@@ -113,5 +144,8 @@ pub fn unavailable(strategy: &str, target: &Target, why: &str) -> StrategyResult
         missing_rows: 0,
         unacknowledged: 0,
         expectations: vec![],
+        verdict: None,
+        spread: None,
+        repetitions: vec![],
     }
 }

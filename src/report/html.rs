@@ -188,11 +188,11 @@ fn header(out: &mut String, report: &Report) {
              figures are partial.</div>\n",
         );
     }
-    let failed = tally.failed();
+    let failed = tally.failed;
     out.push_str(&format!(
         "<p class=\"summary\">Predictions: <span class=\"ok\" id=\"held\">{} held</span>, \
          <span class=\"{}\" id=\"failed\">{failed} failed</span>",
-        tally.held(),
+        tally.held,
         if failed > 0 { "bad" } else { "ok" }
     ));
     if tally.stopped > 0 {
@@ -397,7 +397,7 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
     let dbs = databases(report, s);
     let names = strategies(s);
     out.push_str("<h3>Results</h3>\n");
-    tables::fastest_safe(out, s, &dbs);
+    tables::fastest_safe(out, s);
     tables::key_table(out, s, &names, &dbs);
     tables::full_table(out, s, &names, &dbs);
     let data = PlotData {

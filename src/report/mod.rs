@@ -1,23 +1,32 @@
 //! The report: one serde struct holding plan, environment and results. Every renderer
-//! (terminal table, JSON, HTML) is a pure function of it, so `keyrace show` re-renders a
+//! (terminal table, Markdown, CSV, JSON, HTML) is a pure function of it, so `keyrace show` and `keyrace compare` re-render a
 //! saved run. Field names are a contract (see `docs/results-schema.json`).
 
 mod build;
+pub mod compare;
+pub mod csv;
 pub mod html;
+pub mod markdown;
+pub mod repeat;
+pub mod stats;
 pub mod table;
 mod tally;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{result_of, unavailable};
+pub use build::{result_of, run_figures, unavailable};
+pub use repeat::combine;
 pub use tally::Tally;
 
 use crate::db::Outcome;
-use crate::expect::Verdict;
+use crate::expect::Verdict as Check;
 use crate::metrics::{CdfPoint, Latency, PerSecond};
+pub use stats::{Spread, Stat};
+pub use verdict::{FastestSafe, Verdict, VerdictLevel};
 
 /// A count with thousands separators (`12,345`), as both renderers print counts.
 pub fn num(v: u64) -> String {
@@ -126,6 +135,17 @@ pub struct ScenarioReport {
     pub results: Vec<StrategyResult>,
     /// A harness error that stopped this scenario (setup SQL failed, server unreachable).
     pub error: Option<String>,
+    /// Repetitions of every strategy × database (`--repeat`, `repeat` in the file); 1 when
+    /// absent (results written before repetitions existed).
+    #[serde(default = "one")]
+    pub repeat: u32,
+    /// The fastest safe strategy per database (see [`verdict::fastest_safe`]).
+    #[serde(default)]
+    pub fastest_safe: Vec<FastestSafe>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Outcome counts by class (final outcome of each operation, or handled errors).
@@ -243,8 +263,20 @@ pub struct StrategyResult {
     pub missing_rows: u64,
     /// Rows or increments present that no client saw acknowledged.
     pub unacknowledged: u64,
-    /// The scenario's expectations for this strategy × database.
-    pub expectations: Vec<Verdict>,
+    /// The scenario's expectations for this strategy × database ("predictions").
+    pub expectations: Vec<Check>,
+    /// The verdict from the figures alone (see [`verdict::judge`]); `None` when the strategy
+    /// did not run here. Computed on load for results written before verdicts existed.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    /// Median, min–max and 95 % interval over repetitions; `None` for a single run.
+    #[serde(default)]
+    pub spread: Option<Spread>,
+    /// Every repetition's own figures, in run order, when the cell ran more than once. The
+    /// figures above then aggregate them: counts and `duration_s` are sums, `ops_per_sec`
+    /// and latencies medians, the verdict the worst.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repetitions: Vec<StrategyResult>,
 }
 
 impl StrategyResult {
@@ -264,6 +296,9 @@ impl StrategyResult {
             "handled_unique_violation" => self.handled.unique_violation,
             "handled_deadlock" => self.handled.deadlock,
             "handled_serialization_failure" => self.handled.serialization_failure,
+            "ops_per_sec" => return Some(self.ops_per_sec),
+            "p50_us" => self.latency_us.p50,
+            "p99_us" => self.latency_us.p99,
             _ => return None,
         };
         Some(v as f64)
@@ -276,6 +311,24 @@ impl StrategyResult {
 }
 
 impl Report {
+    /// Fills in what is derived from the figures: each result's verdict (when missing) and
+    /// each scenario's fastest safe strategies. Idempotent; done after a run and on load.
+    pub fn conclude(&mut self) {
+        for s in &mut self.scenarios {
+            for r in &mut s.results {
+                for rep in &mut r.repetitions {
+                    if rep.verdict.is_none() {
+                        rep.verdict = verdict::judge(rep);
+                    }
+                }
+                if r.verdict.is_none() {
+                    r.verdict = verdict::judge(r);
+                }
+            }
+            s.fastest_safe = verdict::fastest_safe(s);
+        }
+    }
+
     /// True when every expectation of every result held.
     pub fn all_held(&self) -> bool {
         self.scenarios
@@ -286,6 +339,19 @@ impl Report {
                 .interleavings
                 .iter()
                 .all(|i| i.matched_expected != Some(false))
+    }
+
+    /// Predictions (expectations and expected interleaving outputs) held, and in all.
+    pub fn predictions(&self) -> (usize, usize) {
+        let checks = || {
+            self.scenarios
+                .iter()
+                .flat_map(|s| &s.results)
+                .flat_map(|r| &r.expectations)
+        };
+        let compared = || self.interleavings.iter().filter_map(|i| i.matched_expected);
+        let held = checks().filter(|v| v.held).count() + compared().filter(|m| *m).count();
+        (held, checks().count() + compared().count())
     }
 
     /// True when a scenario stopped on a harness error.
@@ -316,13 +382,15 @@ impl Report {
     pub fn read_json(path: &Path) -> Result<Report, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let mut report: Report = serde_json::from_str(&text).map_err(|e| {
             format!(
                 "{}:{}:{}: not a keyrace results file: {e}",
                 path.display(),
                 e.line(),
                 e.column()
             )
-        })
+        })?;
+        report.conclude();
+        Ok(report)
     }
 }

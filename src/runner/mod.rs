@@ -141,7 +141,8 @@ pub async fn drop_database(target: &Target, name: &str) -> Result<(), DbError> {
 }
 
 /// Runs `strategy` of `plan` on `target` in a database named `db_name`, which it creates and
-/// always drops. `done` counts finished operations (for a progress bar).
+/// always drops. `done` counts finished operations and `violations` unique violations that
+/// reached the application so far (for a progress bar).
 ///
 /// Returns `Ok(None)` when the strategy is not available on the target's dialect.
 /// Errors: [`HarnessError`] when the database cannot be created or the setup SQL fails.
@@ -152,6 +153,7 @@ pub async fn run_strategy(
     db_name: &str,
     cancel: &CancellationToken,
     done: Arc<AtomicU64>,
+    violations: Arc<AtomicU64>,
 ) -> Result<Option<StrategyRun>, HarnessError> {
     let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
         return Ok(None);
@@ -162,7 +164,16 @@ pub async fn run_strategy(
     };
     create_database(target, db_name).await.map_err(server_err)?;
     let url = database_url(&target.url, db_name);
-    let result = run_in_database(plan, strategy, program.clone(), target, &url, cancel, done).await;
+    let result = run_in_database(
+        plan,
+        strategy,
+        program.clone(),
+        target,
+        &url,
+        cancel,
+        (done, violations),
+    )
+    .await;
     if let Err(e) = drop_database(target, db_name).await {
         tracing::warn!("could not drop database {db_name} on {}: {e}", target.label);
     }
@@ -176,7 +187,7 @@ async fn run_in_database(
     target: &Target,
     url: &str,
     cancel: &CancellationToken,
-    done: Arc<AtomicU64>,
+    (done, violations): (Arc<AtomicU64>, Arc<AtomicU64>),
 ) -> Result<StrategyRun, HarnessError> {
     let dialect = target.dialect;
     let w = &plan.workload;
@@ -241,6 +252,7 @@ async fn run_in_database(
         workload: w.clone(),
         table: plan.table.clone(),
         done: AtomicU64::new(0),
+        violations: AtomicU64::new(0),
         barrier: Barrier::new(w.workers),
         stop: AtomicBool::new(false),
         cancel: run_cancel.clone(),
@@ -265,10 +277,11 @@ async fn run_in_database(
         .collect();
     let ticker = {
         let shared = shared.clone();
-        let done = done.clone();
+        let (done, violations) = (done.clone(), violations.clone());
         tokio::spawn(async move {
             loop {
                 done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
+                violations.store(shared.violations.load(Ordering::Relaxed), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
@@ -292,6 +305,7 @@ async fn run_in_database(
     ticker.abort();
     watcher.abort();
     done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
+    violations.store(shared.violations.load(Ordering::Relaxed), Ordering::Relaxed);
     for c in conns {
         c.close().await;
     }

@@ -31,6 +31,8 @@ pub struct Shared {
     pub table: TableSpec,
     /// Operations finished, for the progress bar (updated every few operations).
     pub done: AtomicU64,
+    /// Unique violations that reached the application, for the progress bar (same cadence).
+    pub violations: AtomicU64,
     /// Rounds mode: the start barrier.
     pub barrier: Barrier,
     /// Rounds mode with a duration: the leader's decision to stop, read after the barrier.
@@ -193,6 +195,7 @@ pub async fn run(
     let mut payload = String::with_capacity(32);
     let mut failure = None;
     let mut pending_progress = 0u64;
+    let mut pending_violations = 0u64;
     let backoff_base = shared.program.retry.backoff_us;
     let counts = w.shape.counts();
     for seq in 0..quota {
@@ -218,8 +221,8 @@ pub async fn run(
             break;
         }
         // One clock read per operation: the deadline check and the start of the latency.
-        // In rounds mode the leader's decision at the barrier is the deadline check: a worker
-        // that stopped on its own clock would leave the others waiting at the next barrier.
+        // In rounds mode the barrier's leader decides for everyone (above): a worker that
+        // stopped here on its own would leave the others waiting at the next barrier forever.
         let start = Instant::now();
         if w.mode != Mode::Rounds && shared.deadline.is_some_and(|d| start >= d) {
             break;
@@ -301,12 +304,20 @@ pub async fn run(
             }
         }
         pending_progress += 1;
+        pending_violations += u64::from(result.outcome == Outcome::UniqueViolation);
         if pending_progress == 16 {
             shared.done.fetch_add(pending_progress, Ordering::Relaxed);
+            shared
+                .violations
+                .fetch_add(pending_violations, Ordering::Relaxed);
             pending_progress = 0;
+            pending_violations = 0;
         }
     }
     shared.done.fetch_add(pending_progress, Ordering::Relaxed);
+    shared
+        .violations
+        .fetch_add(pending_violations, Ordering::Relaxed);
     rec.acked = acked_keys.into_map();
     (rec, failure, conn)
 }

@@ -287,6 +287,16 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         .map(|l| c.positive(l, "lock_timeout_ms"))
         .transpose()?
         .unwrap_or(10_000);
+    let repeat = match &w.repeat {
+        None => 1,
+        Some(r) => {
+            let n = c.positive(r, "repeat")?;
+            if n > 1000 {
+                return Err(c.err(r, "repeat must be at most 1000"));
+            }
+            n as u32
+        }
+    };
     Ok(Workload {
         shape,
         workers: workers as usize,
@@ -298,6 +308,7 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         seed: w.seed.as_ref().map(|s| *s.get_ref() as u64).unwrap_or(42),
         isolation,
         lock_timeout_ms,
+        repeat,
     })
 }
 

@@ -3,7 +3,7 @@
 //! every figure, folded under it.
 
 use crate::db::Outcome;
-use crate::expect::Verdict;
+use crate::expect::Verdict as Check;
 use crate::report::{ScenarioReport, StrategyResult, num};
 
 use super::escape;
@@ -43,21 +43,23 @@ struct Col {
     optional: bool,
 }
 
-/// The verdict of a result as (level, reasons), once results carry one.
-///
-/// The verdict column is the key table's first column whenever some result has a verdict.
-fn verdict_of(_r: &StrategyResult) -> Option<(String, Vec<String>)> {
-    None
-}
-
+/// The verdict cell: the level, marked and coloured, with its reasons below it.
 fn verdict_cell(r: &StrategyResult) -> String {
-    match verdict_of(r) {
-        Some((level, reasons)) => format!(
-            "<span class=\"verdict v-{0}\" title=\"{1}\">{0}</span>",
-            escape(&level),
-            escape(&reasons.join("; "))
+    match &r.verdict {
+        Some(v) => format!(
+            "<span class=\"verdict v-{0}\" title=\"{1}\">{0}</span>\
+             <ul class=\"reasons\">{2}</ul>",
+            v.level.name(),
+            escape(&v.reasons.join("; ")),
+            v.reasons
+                .iter()
+                .map(|x| format!("<li>{}</li>", escape(x)))
+                .collect::<String>()
         ),
-        None => String::new(),
+        None => {
+            "<span class=\"settings\" title=\"no operation finished: nothing to judge\">–</span>"
+                .into()
+        }
     }
 }
 
@@ -66,30 +68,42 @@ fn other_errors(r: &StrategyResult) -> u64 {
     r.outcomes.errors() - r.outcomes.unique_violation
 }
 
+/// `<small>` with the min–max range over repetitions, when there were several.
+fn range(r: &StrategyResult, f: fn(&crate::report::Spread) -> crate::report::Stat) -> String {
+    match &r.spread {
+        Some(sp) if sp.repetitions > 1 => {
+            let st = f(sp);
+            format!(
+                "<small title=\"median of {} repetitions; min–max\">{}–{}</small>",
+                sp.repetitions,
+                rate(st.min),
+                rate(st.max)
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 fn key_columns() -> Vec<Col> {
     vec![
         Col {
             title: "ops/s",
-            help: "throughput, operations per second",
-            figures: &[],
+            help: "throughput, operations per second (median over repetitions, min–max below)",
+            figures: &["ops_per_sec"],
             value: |r| Cell {
-                html: rate(r.ops_per_sec),
+                html: rate(r.ops_per_sec) + &range(r, |s| s.ops_per_sec),
                 zero: r.ops_per_sec == 0.0,
             },
             optional: false,
         },
         Col {
-            title: "p50 µs",
-            help: "median latency, µs",
-            figures: &[],
-            value: |r| count(r.latency_us.p50),
-            optional: false,
-        },
-        Col {
             title: "p99 µs",
-            help: "99th percentile latency, µs",
-            figures: &[],
-            value: |r| count(r.latency_us.p99),
+            help: "99th percentile latency, µs (median over repetitions, min–max below)",
+            figures: &["p99_us"],
+            value: |r| Cell {
+                html: num(r.latency_us.p99) + &range(r, |s| s.p99_us),
+                zero: r.latency_us.p99 == 0,
+            },
             optional: false,
         },
         Col {
@@ -301,7 +315,7 @@ fn all_columns() -> Vec<Col> {
 }
 
 /// The figure an expectation's text names (`unique_violation` in `unique_violation > 0`).
-fn figure_of(v: &Verdict) -> &str {
+fn figure_of(v: &Check) -> &str {
     let t = v.text.trim_start();
     let end = t
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -400,32 +414,34 @@ fn cells(out: &mut String, r: &StrategyResult, cols: &[Col]) {
     }
 }
 
-/// Per database, the fastest strategy whose verdict is `safe` (ops/s, p99), once results
-/// carry verdicts; nothing before.
-pub fn fastest_safe(out: &mut String, s: &ScenarioReport, dbs: &[&str]) {
-    if !s.results.iter().any(|r| verdict_of(r).is_some()) {
+/// Per database, the fastest strategy whose verdict is `safe` (ops/s, p99), and the safe
+/// strategies within noise of it (see [`crate::report::FastestSafe`]).
+pub fn fastest_safe(out: &mut String, s: &ScenarioReport) {
+    if s.fastest_safe.is_empty() {
         return;
     }
     out.push_str("<ul class=\"conclusions\">");
-    for d in dbs {
-        let best = s
-            .results
-            .iter()
-            .filter(|r| r.database == *d && r.available)
-            .filter(|r| verdict_of(r).is_some_and(|(level, _)| level == "safe"))
-            .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
-        out.push_str(&match best {
-            Some(r) => format!(
-                "<li data-database=\"{0}\">Fastest safe strategy on {0}: <b>{1}</b> \
-                 ({2} ops/s, p99 {3} µs)</li>",
-                escape(d),
-                escape(&r.strategy),
-                rate(r.ops_per_sec),
-                num(r.latency_us.p99)
-            ),
+    for f in &s.fastest_safe {
+        let db = escape(&f.database);
+        out.push_str(&match &f.strategy {
+            Some(name) => {
+                let mut li = format!(
+                    "<li data-database=\"{db}\">Fastest safe strategy on {db}: \
+                     <b>{}</b> ({} ops/s, p99 {} µs)",
+                    escape(name),
+                    rate(f.ops_per_sec),
+                    num(f.p99_us)
+                );
+                if !f.within_noise.is_empty() {
+                    li.push_str(&format!(
+                        "; within noise of it: {}",
+                        escape(&f.within_noise.join(", "))
+                    ));
+                }
+                li + "</li>"
+            }
             None => format!(
-                "<li data-database=\"{0}\" class=\"bad\">No strategy was safe on {0}.</li>",
-                escape(d)
+                "<li data-database=\"{db}\" class=\"bad\">No strategy was safe on {db}.</li>"
             ),
         });
     }
@@ -438,7 +454,7 @@ pub fn key_table(out: &mut String, s: &ScenarioReport, names: &[&str], dbs: &[&s
         .into_iter()
         .filter(|c| !c.optional || s.results.iter().any(|r| r.available && !(c.value)(r).zero))
         .collect();
-    let with_verdict = s.results.iter().any(|r| verdict_of(r).is_some());
+    let with_verdict = s.results.iter().any(|r| r.verdict.is_some());
     out.push_str("<div class=\"table-wrap\"><table class=\"key cards\">\n<thead><tr>");
     if with_verdict {
         out.push_str("<th title=\"safe: no duplicate, lost or missing row and no error left to the application; errors: the data is right but the application must handle errors; unsafe: duplicate, lost or missing rows\">verdict</th>");
