@@ -271,3 +271,23 @@ fn bundled_scenarios_load() {
         "expected at least 6 bundled interleavings, found {n}"
     );
 }
+
+#[test]
+fn spec_identifiers_may_hold_dollar_signs_and_non_ascii_letters() {
+    let spec =
+        "session s1\nstep s1$a { SELECT 1; }\nstep s1_é { SELECT 2; }\npermutation s1$a s1_é\n";
+    let plan = interleave::parse(Path::new("dollar.spec"), spec).unwrap_or_else(|d| panic!("{d}"));
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["s1$a", "s1_é"]);
+}
+
+#[test]
+fn a_spec_runs_on_postgresql_unless_it_says_otherwise() {
+    use keyrace::db::Dialect;
+    let body = "session s1\nstep a { SELECT 1; }\n";
+    let plain = interleave::parse(Path::new("p.spec"), body).unwrap();
+    assert_eq!(plain.dialects, [Dialect::Postgres]);
+    let both = format!("# keyrace: dialects = postgres, mysql\n{body}");
+    let both = interleave::parse(Path::new("b.spec"), &both).unwrap();
+    assert_eq!(both.dialects, [Dialect::Postgres, Dialect::Mysql]);
+}

@@ -149,6 +149,7 @@ sql = "SELECT RELEASE_LOCK('keyrace') AS released"
 
 const DEADLOCK_SPEC: &str = r#"
 # Classic deadlock: each session updates the row the other holds.
+# keyrace: dialects = postgres, mysql
 setup { CREATE TABLE pair (id int PRIMARY KEY, v int); INSERT INTO pair VALUES (1, 0), (2, 0); }
 teardown { DROP TABLE pair; }
 session s1
@@ -308,5 +309,18 @@ async fn steps_woken_together_complete_in_the_order_they_waited() {
     );
     for (i, r) in reports.iter().enumerate() {
         assert_eq!(r.render_text("postgres"), first, "run {i} differs");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_setup_is_never_summarised_as_no_error() {
+    let _serial = SERIAL.lock().await;
+    let spec = "setup { SELECT * FROM keyrace_no_such_table; }\nsession s1\nstep s1a { SELECT 1 AS one; }\n";
+    let reports = run_text("failing-setup.spec", spec, &[Dialect::Postgres], 1).await;
+    let t = reports[0].target("postgres").expect("ran");
+    for p in &t.permutations {
+        let line = p.outcome();
+        assert!(!line.contains("no error"), "{line}");
+        assert!(line.contains("42P01"), "{line}");
     }
 }

@@ -14,18 +14,17 @@ use keyrace::provision::{self, Marker, Provider, Server, ServerSpec};
 /// share the process with each other.
 static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
-fn available(dialect: Dialect) -> bool {
+/// Fails the test, loudly, when the local server binaries are missing (CI installs them).
+fn require_binaries(dialect: Dialect) {
     let found = match dialect {
         Dialect::Postgres => provision::find_pg_binaries().is_some(),
         Dialect::Mysql => provision::find_mysql_binaries().is_some(),
     };
-    if !found {
-        eprintln!(
-            "skipping: no local {dialect} binaries ({})",
-            provision::install_hint(dialect)
-        );
-    }
-    found
+    assert!(
+        found,
+        "no local {dialect} server binaries: {}",
+        provision::install_hint(dialect)
+    );
 }
 
 async fn start_local(dialect: Dialect) -> Server {
@@ -92,9 +91,7 @@ fn assert_gone(pid: u32, port: u16, dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_postgres_starts_answers_and_stops() {
     let _serial = EXCLUSIVE.read().await;
-    if !available(Dialect::Postgres) {
-        return;
-    }
+    require_binaries(Dialect::Postgres);
     let server = start_local(Dialect::Postgres).await;
     let v = version(&server).await;
     assert!(v.starts_with("PostgreSQL"), "{v}");
@@ -120,9 +117,7 @@ async fn local_postgres_starts_answers_and_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_mysql_starts_answers_and_stops() {
     let _serial = EXCLUSIVE.read().await;
-    if !available(Dialect::Mysql) {
-        return;
-    }
+    require_binaries(Dialect::Mysql);
     let server = start_local(Dialect::Mysql).await;
     let v = version(&server).await;
     assert!(v.chars().next().is_some_and(|c| c.is_ascii_digit()), "{v}");
@@ -149,9 +144,7 @@ async fn local_mysql_starts_answers_and_stops() {
 async fn dropping_a_server_cleans_up() {
     let _serial = EXCLUSIVE.read().await;
     for dialect in Dialect::ALL {
-        if !available(dialect) {
-            continue;
-        }
+        require_binaries(dialect);
         let server = start_local(dialect).await;
         let (pid, port, dir) = (
             server.pid.unwrap(),
@@ -166,9 +159,7 @@ async fn dropping_a_server_cleans_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_all_blocking_stops_servers_and_stop_stays_idempotent() {
     let _serial = EXCLUSIVE.write().await;
-    if !available(Dialect::Mysql) {
-        return;
-    }
+    require_binaries(Dialect::Mysql);
     let server = start_local(Dialect::Mysql).await;
     let (pid, port, dir) = (
         server.pid.unwrap(),
@@ -199,9 +190,7 @@ fn forge_dead_owner(dir: &Path) -> i32 {
 async fn reaper_stops_orphans_and_spares_live_owners() {
     let _serial = EXCLUSIVE.read().await;
     for dialect in Dialect::ALL {
-        if !available(dialect) {
-            continue;
-        }
+        require_binaries(dialect);
         let orphan = start_local(dialect).await;
         let live = start_local(dialect).await;
         let (pid, port, dir) = (
@@ -237,9 +226,7 @@ async fn reaper_stops_orphans_and_spares_live_owners() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reaper_treats_a_reused_owner_pid_as_dead() {
     let _serial = EXCLUSIVE.read().await;
-    if !available(Dialect::Mysql) {
-        return;
-    }
+    require_binaries(Dialect::Mysql);
     let orphan = start_local(Dialect::Mysql).await;
     let (pid, port, dir) = (
         orphan.pid.unwrap(),
@@ -277,9 +264,7 @@ async fn url_provider_uses_the_given_server() {
 async fn startup_times_stay_under_three_seconds() {
     let _serial = EXCLUSIVE.read().await;
     for dialect in Dialect::ALL {
-        if !available(dialect) {
-            continue;
-        }
+        require_binaries(dialect);
         let mut times = Vec::new();
         for _ in 0..3 {
             let s = start_local(dialect).await;

@@ -1,11 +1,13 @@
 //! Database dialects, dedicated connections, error classification and URL handling.
 
 mod conn;
+mod drop_guard;
 pub mod info;
 mod outcome;
 mod url;
 
 pub use conn::{Conn, Param, StepResult};
+pub use drop_guard::{DropGuard, drop_database_sql};
 pub use outcome::{DbError, Outcome, classify};
 pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 

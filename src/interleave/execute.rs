@@ -16,7 +16,7 @@ use super::output::{
 };
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, SessionTask, closed};
-use crate::db::{Conn, DbError, Dialect, database_url, redact_url};
+use crate::db::{Conn, DbError, Dialect, DropGuard, database_url, redact_url};
 
 /// A server to run a scenario on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,14 +152,13 @@ async fn run_target(
         admin.close().await;
         return Err(db_err(&format!("creating database {database}"))(e));
     }
+    // From here on a panic (or a future dropped mid-run) still drops the database.
+    let guard = DropGuard::new(target.dialect, &target.url, &database);
     let url = database_url(&target.url, &database);
     let result = run_in_database(plan, target, &url, engine, cancel, times, &base).await;
-    let drop_sql = match target.dialect {
-        Dialect::Postgres => format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"),
-        Dialect::Mysql => format!("DROP DATABASE IF EXISTS {quoted}"),
-    };
-    let dropped = admin.batch(&drop_sql).await;
+    let dropped = admin.batch(&guard.drop_sql()).await;
     admin.close().await;
+    guard.disarm();
     let reports = result?;
     dropped.map_err(db_err(&format!("dropping database {database}")))?;
     Ok(reports)
@@ -534,7 +533,7 @@ impl<'a> PermRun<'a> {
                             e.done.is_none()
                                 && !e.star
                                 && blockers_done(e)
-                                && !e.blocked_at.is_some_and(|t| t >= done.finished)
+                                && e.blocked_at.is_none_or(|t| t < done.finished)
                                 && e.since.elapsed() < self.wait_timeout
                         })
                 })

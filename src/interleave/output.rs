@@ -184,8 +184,18 @@ impl PermutationReport {
                 _ => None,
             })
             .collect();
+        for e in &self.events {
+            if let Event::SetupError { what, error } = e {
+                parts.push(format!("{what}: {} {}", error.class.name(), error.code));
+            }
+        }
         if parts.is_empty() {
-            parts.push("no error".into());
+            // A permutation that failed is never summarised as "no error".
+            parts.push(if self.failure.is_some() {
+                "failed".into()
+            } else {
+                "no error".into()
+            });
         }
         let mut s = parts.join("; ");
         if !waited.is_empty() {

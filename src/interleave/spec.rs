@@ -121,8 +121,15 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, LocErr> {
                 };
                 out.push((t, start..i));
             }
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            // As PostgreSQL's specscanner.l: identifiers start with a letter, `_` or a
+            // non-ASCII byte and continue with those, digits and `$`.
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || bytes[i] == b'_'
+                        || bytes[i] == b'$'
+                        || bytes[i] >= 0x80)
+                {
                     i += 1;
                 }
                 out.push((Tok::Ident(text[start..i].to_string()), start..i));
@@ -413,7 +420,7 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         teaches: None,
         source: path.to_path_buf(),
         format: SourceFormat::Spec,
-        dialects: Dialect::ALL.to_vec(),
+        dialects: spec_dialects(text),
         setup: setup.into_iter().map(SqlText::shared).collect(),
         teardown: teardown.into_iter().map(SqlText::shared).collect(),
         sessions: plan_sessions,
@@ -466,6 +473,32 @@ pub(crate) fn resolve_permutation(
         out.push(PermutationStep { step, blockers });
     }
     Ok(Permutation { steps: out })
+}
+
+/// The engines a `.spec` file runs on. A `.spec` is PostgreSQL SQL, so PostgreSQL only,
+/// unless a comment line says otherwise: `# keyrace: dialects = postgres, mysql`.
+fn spec_dialects(text: &str) -> Vec<Dialect> {
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix('#') else {
+            continue;
+        };
+        let Some(list) = rest
+            .trim()
+            .strip_prefix("keyrace:")
+            .and_then(|r| r.trim().strip_prefix("dialects"))
+            .and_then(|r| r.trim().strip_prefix('='))
+        else {
+            continue;
+        };
+        let found: Vec<Dialect> = Dialect::ALL
+            .into_iter()
+            .filter(|d| list.split(',').any(|w| w.trim() == d.name()))
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    vec![Dialect::Postgres]
 }
 
 #[cfg(test)]
