@@ -122,8 +122,9 @@ pub enum Event {
 }
 
 impl Permutation {
-    /// The summary line, as the terminal's summary prints it: the errors
-    /// (`s2i: unique_violation 23505`) or `no error`, the steps that waited, a failure.
+    /// The summary line, as the terminal's summary prints it
+    /// (`crate::interleave::PermutationReport::outcome`, which a test compares it with): the
+    /// errors (`s2i: unique_violation 23505`) or `no error`, the steps that waited, a failure.
     pub fn outcome(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         let mut waited: Vec<&str> = Vec::new();
@@ -150,8 +151,18 @@ impl Permutation {
                 waited.push(step);
             }
         }
+        for e in &self.events {
+            if let Event::SetupError { what, error } = e {
+                parts.push(format!("{what}: {} {}", error.class, error.code));
+            }
+        }
         if parts.is_empty() {
-            parts.push("no error".into());
+            // A permutation that failed is never summarised as "no error".
+            parts.push(if self.failure.is_some() {
+                "failed".into()
+            } else {
+                "no error".into()
+            });
         }
         let mut s = parts.join("; ");
         if !waited.is_empty() {
@@ -430,5 +441,79 @@ pub fn lane_pictures(out: &mut String, run: &Run, id: &str) {
             i + 1,
             escape(label)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Outcome;
+    use crate::interleave::{Event as E, PermutationReport, StepError as SE, StepOutcome as SO};
+
+    fn err(class: Outcome, code: &str) -> SO {
+        SO::Error(SE {
+            class,
+            code: code.into(),
+            message: "m".into(),
+        })
+    }
+
+    fn step(name: &str, waiting: bool, result: Option<SO>) -> E {
+        E::Step {
+            step: name.into(),
+            sql: "SELECT 1".into(),
+            waiting,
+            detected_by: None,
+            result,
+        }
+    }
+
+    /// The page's summary line equals the terminal's for every kind of permutation.
+    #[test]
+    fn outcome_matches_the_terminal() {
+        let ok = SO::Ok {
+            rows: None,
+            query: false,
+        };
+        let cases = vec![
+            (vec![step("a", false, Some(ok.clone()))], None),
+            (
+                vec![
+                    step("a", true, None),
+                    step("b", false, Some(ok.clone())),
+                    E::Completed {
+                        step: "a".into(),
+                        result: err(Outcome::UniqueViolation, "23505"),
+                    },
+                ],
+                None,
+            ),
+            (
+                vec![step("a", false, Some(err(Outcome::Deadlock, "1213")))],
+                Some("step a still waiting".to_string()),
+            ),
+            (vec![step("a", true, None)], Some("timeout".to_string())),
+            (
+                vec![E::SetupError {
+                    what: "setup".into(),
+                    error: SE {
+                        class: Outcome::Other,
+                        code: "42P01".into(),
+                        message: "no table".into(),
+                    },
+                }],
+                None,
+            ),
+        ];
+        for (events, failure) in cases {
+            let real = PermutationReport {
+                label: "a b".into(),
+                events,
+                failure,
+            };
+            let json = serde_json::to_value(&real).expect("serializes");
+            let mine: Permutation = serde_json::from_value(json).expect("reads back");
+            assert_eq!(mine.outcome(), real.outcome());
+        }
     }
 }
