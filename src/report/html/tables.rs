@@ -47,8 +47,8 @@ struct Col {
 fn verdict_cell(r: &StrategyResult) -> String {
     match &r.verdict {
         Some(v) => format!(
-            "<span class=\"verdict v-{0}\" title=\"{1}\">{0}</span>\
-             <ul class=\"reasons\">{2}</ul>",
+            "<div class=\"verdict-box\"><span class=\"verdict v-{0}\" title=\"{1}\">{0}</span>\
+             <ul class=\"reasons\">{2}</ul></div>",
             v.level.name(),
             escape(&v.reasons.join("; ")),
             v.reasons
