@@ -529,8 +529,11 @@ fn stress_and_interleaving_run_in_the_browser() {
     let stress = dir.path().join("browser-check.toml");
     std::fs::write(&stress, STRESS).expect("write scenario");
     let interleave = repo("scenarios/interleave/check-then-insert.toml");
-    // Both kinds in one run.
-    let (terminal, doc, page) = run(&[&stress, &interleave], &["--duration", "2s"]);
+    // Both kinds in one run, each stress cell twice (medians with their min–max).
+    let (terminal, doc, page) = run(
+        &[&stress, &interleave],
+        &["--duration", "2s", "--repeat", "2"],
+    );
     let rendered = render_in_browser(&page, "both");
     check_page(&rendered, &doc, Some(terminal));
     let dom = &rendered.dom;
@@ -548,8 +551,18 @@ fn stress_and_interleaving_run_in_the_browser() {
     let chart = &dom[at..at + dom[at..].find("</svg>").unwrap()];
     assert!(chart.contains(&format!(">{}</text>", num(dup))), "{chart}");
     assert!(chart.contains("duplicate rows") && chart.contains("lost updates"));
-    // Per-second series in the JSON: seconds add up to the operations.
-    for r in doc["scenarios"][0]["results"].as_array().unwrap() {
+    // Per-second series in the JSON: each repetition's seconds add up to its operations.
+    let cells = doc["scenarios"][0]["results"].as_array().unwrap();
+    assert!(
+        cells
+            .iter()
+            .all(|r| r["repetitions"].as_array().map(Vec::len) == Some(2))
+    );
+    assert!(dom.contains("title=\"median of 2 repetitions; min–max\""));
+    for r in cells
+        .iter()
+        .flat_map(|r| r["repetitions"].as_array().unwrap())
+    {
         let per_second: u64 = r["per_second"]["ops"]
             .as_array()
             .unwrap()

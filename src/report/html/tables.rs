@@ -74,7 +74,7 @@ fn range(r: &StrategyResult, f: fn(&crate::report::Spread) -> crate::report::Sta
         Some(sp) if sp.repetitions > 1 => {
             let st = f(sp);
             format!(
-                "<small title=\"median of {} repetitions; min–max\">{}–{}</small>",
+                "<small title=\"median of {} repetitions; min–max\">{}–<wbr>{}</small>",
                 sp.repetitions,
                 rate(st.min),
                 rate(st.max)
@@ -125,7 +125,7 @@ fn key_columns() -> Vec<Col> {
             optional: false,
         },
         Col {
-            title: "other errors",
+            title: "other err.",
             help: "deadlocks, serialization failures, lock timeouts, connection and other \
                    errors that reached the application",
             figures: &[
@@ -161,7 +161,7 @@ fn key_columns() -> Vec<Col> {
             optional: true,
         },
         Col {
-            title: "1st violation",
+            title: "1st viol.",
             help: "time from the start to the first unique violation, handled or not",
             figures: &[],
             value: |r| match r.time_to_first_violation_ms {
