@@ -765,6 +765,7 @@ pub async fn run_interleaving(
         teaches: r.teaches.clone().unwrap_or_default(),
         outputs,
         summary: r.render_summary(),
+        summary_rows: r.summary_rows(),
         matched_expected: matched,
         diffs,
         report: serde_json::to_value(&r).unwrap_or_default(),

@@ -2,6 +2,8 @@
 //! missing file is one plain error line, `keyrace strategies` shows where each strategy
 //! exists, a closed stdout ends quietly, singular "1 strategy".
 
+mod common;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -119,4 +121,100 @@ fn check_says_one_strategy() {
     let o = keyrace(&["check", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains("(1 strategy)"), "{}", out(&o));
+}
+
+/// A small signup race on both engines: `repeat` in the file, relative expectations.
+const RACE: &str = r#"
+name = "repeat-check"
+teaches = "repetitions and relative expectations"
+[schema]
+postgres = "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE)"
+mysql = "CREATE TABLE users (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(200) NOT NULL UNIQUE) ENGINE=InnoDB"
+[table]
+name = "users"
+key = "email"
+[workload]
+workers = 4
+operations = 80
+mode = "rounds"
+repeat = 2
+[[strategy]]
+use = "check-then-insert"
+[[strategy]]
+use = "insert-catch-select"
+[[expect]]
+that = ["rows = rounds", "duplicate_rows = 0", "p99_us < 60000000"]
+[[expect]]
+strategy = "insert-catch-select"
+that = ["inserted = rounds", "errors = 0"]
+"#;
+
+fn run_race(dir: &std::path::Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let scenario = dir.join("race.toml");
+    std::fs::write(&scenario, RACE).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_keyrace"))
+        .arg("run")
+        .arg(&scenario)
+        .args([
+            "--postgres",
+            &common::url(keyrace::db::Dialect::Postgres),
+            "--mysql",
+            &common::url(keyrace::db::Dialect::Mysql),
+            "--no-html",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(dir.join("out"))
+        .args(extra)
+        .output()
+        .expect("run keyrace");
+    let json = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out(&o), err(&o)));
+    (o, json)
+}
+
+#[test]
+fn repeat_runs_every_cell_n_times_and_relative_bounds_follow_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    // `repeat = 2` from the file; --duration instead of the 20 rounds the file asks for.
+    let (o, doc) = run_race(dir.path(), &["--duration", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let s = &doc["scenarios"][0];
+    assert_eq!(s["repeat"], 2);
+    let results = s["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results {
+        assert_eq!(r["repetitions"].as_array().unwrap().len(), 2, "{r}");
+        let sp = &r["spread"]["ops_per_sec"];
+        assert!(sp["ci_low"].as_f64() <= sp["median"].as_f64());
+        assert!(sp["min"].as_f64() <= sp["max"].as_f64());
+        let ops: u64 = r["repetitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["ops"].as_u64().unwrap())
+            .sum();
+        assert_eq!(r["ops"].as_u64(), Some(ops), "counts are summed");
+        assert!(
+            r["expectations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["held"] == true)
+        );
+        let level = r["verdict"]["level"].as_str().unwrap();
+        match r["strategy"].as_str().unwrap() {
+            "insert-catch-select" => assert_eq!(level, "safe", "{r}"),
+            _ => assert!(level != "unsafe", "{r}"),
+        }
+    }
+    // One progress line per cell (stderr is not a terminal here), counting 2 × 4 cells.
+    assert!(err(&o).contains("[cell 8 of 8]"), "{}", err(&o));
+    // --repeat overrides the file.
+    let (o, doc) = run_race(dir.path(), &["--repeat", "1", "--operations", "40"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(doc["scenarios"][0]["repeat"], 1);
+    assert!(doc["scenarios"][0]["results"][0]["spread"].is_null());
+    assert_eq!(doc["scenarios"][0]["results"][0]["rows"], 10);
 }

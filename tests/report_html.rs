@@ -219,8 +219,7 @@ fn single_database() {
 }
 
 fn interleave_sample() -> Report {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-interleave.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-lanes.json");
     Report::read_json(&path).expect("fixture is a report")
 }
 

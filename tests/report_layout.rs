@@ -155,3 +155,60 @@ fn markdown_and_csv_carry_the_verdicts() {
     assert!(rows.iter().any(|l| l.contains(",errors,")));
     assert!(rows.iter().all(|l| !l.is_empty()) && n > 30);
 }
+
+#[test]
+fn interleaving_summaries_fit_and_list_postgresql_first() {
+    // A real run of scenarios/interleave/: the transcripts are the isolation tester's format
+    // (compared with expected files, so never rewrapped); every other line fits.
+    let r = fixture("report-interleave.json");
+    assert!(!r.interleavings.is_empty());
+    for width in [80, 120] {
+        let text = render(&r, &TableOptions { width, wide: false });
+        let transcript = |l: &str| {
+            ["starting permutation:", "step ", "ERROR:", "WARNING:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        };
+        for line in text.lines().filter(|l| !transcript(l)) {
+            assert!(
+                line.chars().count() <= width,
+                "longer than {width}: {line}\n{text}"
+            );
+        }
+        for i in &r.interleavings {
+            let pg = text.find("--- PostgreSQL").unwrap();
+            let maria = text.find("--- MariaDB").unwrap();
+            assert!(pg < maria, "{}", i.scenario);
+        }
+    }
+}
+
+#[test]
+fn results_written_before_verdicts_still_load_and_get_them() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-sample.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for s in doc["scenarios"].as_array_mut().unwrap() {
+        let s = s.as_object_mut().unwrap();
+        s.remove("repeat");
+        s.remove("fastest_safe");
+        for r in s["results"].as_array_mut().unwrap() {
+            let r = r.as_object_mut().unwrap();
+            r.remove("verdict");
+            r.remove("spread");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, doc.to_string()).unwrap();
+    let r = Report::read_json(&old).expect("an older results file loads");
+    let s = &r.scenarios[0];
+    assert_eq!(s.repeat, 1);
+    assert_eq!(s.fastest_safe.len(), 2);
+    assert!(
+        s.results
+            .iter()
+            .filter(|x| x.available && x.ops > 0)
+            .all(|x| x.verdict.is_some())
+    );
+}

@@ -288,3 +288,17 @@ fn real_run_matches_schema() {
     let html = std::fs::read_to_string(json[0].with_extension("html")).expect("html written");
     assert!(html.contains("schema-check") && html.contains("<svg"));
 }
+
+#[test]
+fn repeated_and_interleaving_runs_match_schema() {
+    // Real runs kept as fixtures: signup-race with --repeat 3 (repetitions, spreads,
+    // fastest safe strategies) and scenarios/interleave/.
+    let v = validator();
+    for name in ["report-repeat.json", "report-interleave.json"] {
+        let path = root().join("tests/fixtures").join(name);
+        assert_valid(&v, &read_json(&path), name);
+        let r = keyrace::report::Report::read_json(&path).expect("fixture parses");
+        let again = serde_json::to_value(&r).expect("report serializes");
+        assert_valid(&v, &again, &format!("{name}, re-serialized"));
+    }
+}

@@ -335,25 +335,21 @@ impl InterleaveReport {
             .unwrap_or_default()
     }
 
-    /// A table: one row per permutation, one column per target with its outcome.
-    pub fn render_summary(&self) -> String {
-        let mut table = Table::new();
-        table
-            .load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(160);
+    /// The summary as data: a header (`<scenario>: permutation`, then one label per
+    /// server), then one row per permutation with each server's outcome.
+    pub fn summary_rows(&self) -> Vec<Vec<String>> {
         let mut header = vec![format!("{}: permutation", self.scenario)];
         header.extend(self.targets.iter().map(|t| match &t.server_version {
             Some(v) if !t.label.contains(v.as_str()) => format!("{} ({v})", t.label),
             _ => t.label.clone(),
         }));
-        table.set_header(header);
         let labels: Vec<String> = self
             .targets
             .iter()
             .find(|t| t.skipped.is_none())
             .map(|t| t.permutations.iter().map(|p| p.label.clone()).collect())
             .unwrap_or_default();
+        let mut rows = vec![header];
         for (i, label) in labels.iter().enumerate() {
             let mut row = vec![label.clone()];
             for t in &self.targets {
@@ -363,6 +359,23 @@ impl InterleaveReport {
                     (None, None) => "not run".into(),
                 });
             }
+            rows.push(row);
+        }
+        rows
+    }
+
+    /// A table: one row per permutation, one column per target with its outcome.
+    pub fn render_summary(&self) -> String {
+        let mut table = Table::new();
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(160);
+        let mut rows = self.summary_rows().into_iter();
+        if let Some(header) = rows.next() {
+            table.set_header(header);
+        }
+        for row in rows {
             table.add_row(row);
         }
         table.to_string()

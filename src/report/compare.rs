@@ -512,7 +512,10 @@ fn summary(c: &Comparison) -> String {
             "s"
         },
         match c.threshold_pct {
-            Some(t) => format!(" (threshold {t}%)"),
+            Some(t) => format!(" (beyond {t}% and the noise of both runs)"),
+            None if c.performance_regressions > 0 => {
+                " (beyond the noise of both runs; not failing without --threshold)".into()
+            }
             None => " (beyond the noise of both runs)".into(),
         }
     )

@@ -82,6 +82,11 @@ pub struct InterleaveResult {
     pub outputs: BTreeMap<String, String>,
     /// Permutation → outcome per server, side by side.
     pub summary: String,
+    /// The same as data: a header row (permutation, then one label per server), then one
+    /// row per permutation; the terminal renderer fits it to the width. Empty in results
+    /// written before it existed (the pre-rendered `summary` is printed then).
+    #[serde(default)]
+    pub summary_rows: Vec<Vec<String>>,
     /// `Some(true)` when the output matched the expected files, `Some(false)` when it
     /// differed, `None` when there were none to compare with.
     pub matched_expected: Option<bool>,

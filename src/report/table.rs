@@ -490,7 +490,12 @@ fn fmt_actual(v: f64) -> String {
 
 /// Renders one scenario: heading, table, conclusions.
 pub fn render_scenario(s: &ScenarioReport, opts: &TableOptions) -> String {
-    let mut out = format!("\n{} ({})\n", s.name, s.file);
+    let mut out = String::from("\n");
+    out.push_str(&wrap(
+        &format!("{} ({})", s.name, s.file),
+        opts.width,
+        "    ",
+    ));
     if !s.teaches.is_empty() {
         out.push_str(&wrap(
             &format!("  teaches: {}", s.teaches),
@@ -520,12 +525,45 @@ pub fn render_scenario(s: &ScenarioReport, opts: &TableOptions) -> String {
     out
 }
 
+/// The interleaving summary fitted to `width`: a table when it fits, else per permutation
+/// its steps and each server's outcome on lines of their own.
+fn interleaving_summary(i: &super::InterleaveResult, width: usize) -> String {
+    let Some((header, rows)) = i.summary_rows.split_first() else {
+        return format!("{}\n", i.summary.trim_end());
+    };
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(header);
+    for r in rows {
+        t.add_row(r);
+    }
+    let table = t.to_string() + "\n";
+    if max_width(&table) <= width {
+        return table;
+    }
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&wrap(&format!("permutation: {}", r[0]), width, "    "));
+        for (label, outcome) in header.iter().skip(1).zip(r.iter().skip(1)) {
+            out.push_str(&wrap(&format!("  {label}: {outcome}"), width, "      "));
+        }
+    }
+    out
+}
+
 /// Renders an interleaving scenario: each server's per-permutation output (PostgreSQL
-/// first, as in the tables), the side-by-side summary, and the expected-output verdict.
-pub fn render_interleaving(i: &super::InterleaveResult) -> String {
-    let mut out = format!("\n{} ({})\n", i.scenario, i.file);
+/// first, as in the tables), the side-by-side summary fitted to the width, and the
+/// expected-output verdict.
+pub fn render_interleaving(i: &super::InterleaveResult, width: usize) -> String {
+    let mut out = String::from("\n");
+    out.push_str(&wrap(
+        &format!("{} ({})", i.scenario, i.file),
+        width,
+        "    ",
+    ));
     if !i.teaches.is_empty() {
-        out.push_str(&format!("  teaches: {}\n", i.teaches));
+        out.push_str(&wrap(&format!("  teaches: {}", i.teaches), width, "    "));
     }
     let mut outputs: Vec<(&String, &String)> = i.outputs.iter().collect();
     // The map is ordered by label; tables list PostgreSQL first, so do the same.
@@ -537,8 +575,7 @@ pub fn render_interleaving(i: &super::InterleaveResult) -> String {
         }
     }
     out.push('\n');
-    out.push_str(&i.summary);
-    out.push('\n');
+    out.push_str(&interleaving_summary(i, width));
     match i.matched_expected {
         Some(true) => out.push_str("  expected output: ✓ same as the expected files\n"),
         Some(false) => {
@@ -573,7 +610,7 @@ pub fn render(report: &Report, opts: &TableOptions) -> String {
         out.push_str(&render_scenario(s, opts));
     }
     for i in &report.interleavings {
-        out.push_str(&render_interleaving(i));
+        out.push_str(&render_interleaving(i, opts.width));
     }
     let (held, total) = report.predictions();
     out.push_str(&format!(
