@@ -1,5 +1,10 @@
 //! Worker-local recorders (hdrhistogram latencies in µs, outcome counters, acknowledged
-//! writes per key), merged once at the end of a run: nothing shared on the hot path.
+//! writes per key, per-second counts), merged once at the end of a run: nothing shared on the
+//! hot path.
+
+mod series;
+
+pub use series::{CdfPoint, MAX_SECONDS, PerSecond, Second, SecondCounts, cdf};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -39,6 +44,8 @@ pub struct Recorder {
     pub first_violation: Option<Instant>,
     /// Acknowledged writes per key number: inserts (signup) or increments (counting shapes).
     pub acked: HashMap<u64, u64>,
+    /// Operations per outcome class in each second since the run's start.
+    pub seconds: SecondCounts,
 }
 
 impl Default for Recorder {
@@ -53,6 +60,7 @@ impl Default for Recorder {
             errors: BTreeMap::new(),
             first_violation: None,
             acked: HashMap::new(),
+            seconds: SecondCounts::default(),
         }
     }
 }
@@ -136,6 +144,7 @@ impl Recorder {
                 }
             }
         }
+        self.seconds.merge(&other.seconds);
         if let Some(f) = other.first_violation {
             self.saw_violation(f);
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{ErrorSummary, Outcomes, StrategyResult};
 use crate::db::Outcome;
 use crate::expect::{Bound, Expectation, RunFigures, Verdict};
-use crate::metrics::Latency;
+use crate::metrics::{Latency, cdf};
 use crate::plan::{Mode, Workload};
 use crate::runner::{StrategyRun, Target};
 
@@ -118,6 +118,8 @@ pub fn result_of(
         time_to_first_violation_ms: rec
             .first_violation
             .map(|t| (t.saturating_duration_since(started).as_secs_f64() * 1e5).round() / 100.0),
+        per_second: rec.seconds.to_series(secs),
+        latency_cdf_us: cdf(&rec.latency),
         rows: v.rows,
         duplicate_rows: v.duplicate_rows,
         lost_updates: v.lost_updates,
@@ -159,6 +161,8 @@ pub fn unavailable(strategy: &str, target: &Target, why: &str) -> StrategyResult
         other_codes: BTreeMap::new(),
         retries: 0,
         time_to_first_violation_ms: None,
+        per_second: Default::default(),
+        latency_cdf_us: Vec::new(),
         rows: 0,
         duplicate_rows: 0,
         lost_updates: 0,

@@ -11,6 +11,7 @@ pub mod markdown;
 pub mod repeat;
 pub mod stats;
 pub mod table;
+mod tally;
 pub mod verdict;
 pub mod write;
 
@@ -21,10 +22,11 @@ use serde::{Deserialize, Serialize};
 
 pub use build::{result_of, run_figures, unavailable};
 pub use repeat::combine;
+pub use tally::Tally;
 
 use crate::db::Outcome;
 use crate::expect::Verdict as Check;
-use crate::metrics::Latency;
+use crate::metrics::{CdfPoint, Latency, PerSecond};
 pub use stats::{Spread, Stat};
 pub use verdict::{FastestSafe, Verdict, VerdictLevel};
 
@@ -258,6 +260,12 @@ pub struct StrategyResult {
     pub retries: u64,
     /// Time from the start to the first unique violation (handled or not), ms.
     pub time_to_first_violation_ms: Option<f64>,
+    /// Per-second operations and outcome classes since the start (empty when not run).
+    #[serde(default)]
+    pub per_second: PerSecond,
+    /// Latency distribution of all operations, µs: at most 56 points of the CDF.
+    #[serde(default)]
+    pub latency_cdf_us: Vec<CdfPoint>,
     /// Rows the run added.
     pub rows: u64,
     /// Extra rows per key (only possible without the unique constraint).

@@ -117,6 +117,13 @@ pub fn combine(
         .collect();
     agg.time_to_first_violation_ms = (!firsts.is_empty()).then(|| med(firsts.into_iter()));
     agg.spread = Some(spread);
+    // The per-second series and the latency distribution are those of the repetition with
+    // the median ops/s (each repetition keeps its own in `repetitions`).
+    let mut by_rate: Vec<&StrategyResult> = reps.iter().collect();
+    by_rate.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+    let mid = by_rate[by_rate.len() / 2];
+    agg.per_second = mid.per_second.clone();
+    agg.latency_cdf_us = mid.latency_cdf_us.clone();
     let run = run_figures(workload, reps[0].ops);
     agg.expectations = expectations
         .iter()

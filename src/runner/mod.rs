@@ -364,6 +364,7 @@ async fn run_in_database(
         statement_timeout,
         dialect,
         cancels: std::sync::Mutex::new(Vec::new()),
+        started: start,
         url: url.to_string(),
         session_sql: session,
     });

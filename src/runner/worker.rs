@@ -59,6 +59,8 @@ pub struct Shared {
     /// awaited (briefly) before the database is dropped. Each yields whether the server
     /// confirmed it.
     pub cancels: std::sync::Mutex<Vec<tokio::task::JoinHandle<bool>>>,
+    /// The run's start: per-second counts are seconds since this instant.
+    pub started: Instant,
     /// Reconnects a worker whose connection broke.
     pub url: String,
     /// Session settings (isolation level, lock timeout) applied to every connection.
@@ -330,6 +332,15 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
         };
         let elapsed = start.elapsed();
         rec.record(result.outcome, elapsed.as_micros() as u64);
+        // The second the operation finished in: arithmetic on instants already read.
+        let second = (start + elapsed)
+            .saturating_duration_since(shared.started)
+            .as_secs();
+        rec.seconds.count(
+            second as usize,
+            result.outcome,
+            result.violation_at.is_some(),
+        );
         rec.retries += u64::from(result.retries);
         for h in &result.handled {
             rec.handled[h.index()] += 1;
