@@ -173,6 +173,66 @@ impl Conn {
         r.map_err(|e| classify(dialect, &e))
     }
 
+    /// Runs `sql` (one or several statements) over the text protocol for an interleaving
+    /// step and keeps each result set apart, with the error that ended the text, if any.
+    ///
+    /// Used for MySQL/MariaDB ([`super::StepConn`] runs PostgreSQL steps). sqlx's
+    /// `fetch_many` yields rows then one query result per statement; it drops the column
+    /// definitions of a result set with no rows, so such a set is not reported.
+    pub async fn step_text(&mut self, sql: &str) -> super::StepText {
+        use futures_util::TryStreamExt;
+        let dialect = self.dialect();
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        let mut out = super::StepText::default();
+        let mut current: Vec<Vec<Option<String>>> = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
+        macro_rules! collect {
+            ($c:expr) => {{
+                let mut s = $c.fetch_many(sqlx::raw_sql(sql));
+                loop {
+                    match s.try_next().await {
+                        Ok(Some(sqlx::Either::Right(row))) => {
+                            if current.is_empty() {
+                                columns =
+                                    row.columns().iter().map(|c| c.name().to_string()).collect();
+                            }
+                            current.push(
+                                (0..row.columns().len())
+                                    .map(|i| cell_text(&row, i))
+                                    .collect(),
+                            );
+                        }
+                        Ok(Some(sqlx::Either::Left(_))) => {
+                            if !current.is_empty() {
+                                out.replies.push(super::Reply::Set {
+                                    columns: std::mem::take(&mut columns),
+                                    rows: std::mem::take(&mut current),
+                                });
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            current.clear();
+                            out.error = Some(classify(dialect, &e));
+                            break;
+                        }
+                    }
+                }
+            }};
+        }
+        match self {
+            Conn::Pg(c) => collect!(c),
+            Conn::My(c) => collect!(c),
+        }
+        if !current.is_empty() {
+            out.replies.push(super::Reply::Set {
+                columns,
+                rows: current,
+            });
+        }
+        out
+    }
+
     /// Closes the connection politely.
     pub async fn close(self) {
         let _ = match self {

@@ -4,11 +4,13 @@ mod conn;
 mod drop_guard;
 pub mod info;
 mod outcome;
+mod step_conn;
 mod url;
 
 pub use conn::{Conn, Param, StepResult};
 pub use drop_guard::{DropGuard, drop_database_sql};
 pub use outcome::{DbError, Outcome, classify};
+pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText};
 pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 
 use serde::{Deserialize, Serialize};
