@@ -18,6 +18,9 @@ use tokio_postgres::{AsyncMessage, NoTls, SimpleQueryMessage};
 use super::outcome::classify_sqlstate;
 use super::{Conn, DbError, Dialect, Outcome};
 
+/// Rows of cells as text, NULL as `None`.
+type Cells = Vec<Vec<Option<String>>>;
+
 /// A result set or notification a step's query text produced, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -177,7 +180,7 @@ impl PgStepConn {
         };
         let mut stream = pin!(stream);
         // The set being received: it is reported when its CommandComplete arrives.
-        let mut current: Option<(Vec<String>, Vec<Vec<Option<String>>>)> = None;
+        let mut current: Option<(Vec<String>, Cells)> = None;
         while let Some(m) = stream.next().await {
             self.drain(&mut out.replies);
             match m {
