@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::provision::{self, ServerSpec};
 use crate::report::{self, InterleaveResult, Report, ScenarioReport, ServerInfo};
 use crate::runner::{self, Target};
-use crate::scenario::{self, Diagnostic};
+use crate::scenario;
 
 /// Errors that stop `keyrace run` before or outside any scenario (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +30,11 @@ pub enum AppError {
     /// A usage error (bad flag value).
     #[error("{0}")]
     Usage(String),
+    /// `--out` cannot take results (checked before the run starts).
+    #[error("--out: {0}; nothing was run: give a directory keyrace can write to")]
+    OutDir(#[from] report::write::OutDirError),
     /// Writing results failed.
-    #[error("cannot write results to {path}: {source}")]
+    #[error("cannot write results to {}: {source}", .path.display())]
     Write {
         /// Where.
         path: PathBuf,
@@ -46,10 +49,14 @@ pub enum AppError {
 pub struct RunOutcome {
     /// The report.
     pub report: Report,
-    /// Where the JSON went.
-    pub json_path: PathBuf,
-    /// Where the HTML page went, unless disabled.
+    /// Where the JSON went: in `--out`, else in [`report::write::fallback_dir`]; `None` when
+    /// it could not be written anywhere.
+    pub json_path: Option<PathBuf>,
+    /// Where the HTML page went, unless disabled or unwritable.
     pub html_path: Option<PathBuf>,
+    /// What went wrong writing the results (each names the path and the I/O error); empty
+    /// when everything went to `--out`.
+    pub write_errors: Vec<String>,
 }
 
 /// A server resolved for this run.
@@ -173,7 +180,9 @@ pub struct Scenarios {
     pub interleavings: Vec<interleave::InterleavePlan>,
 }
 
-/// Loads every scenario under `paths`; all diagnostics are collected before failing.
+/// Loads every scenario under `paths`; all diagnostics are collected before failing. Only
+/// regular files of at most 1 MiB are read (see [`scenario::read_text`]); each file is
+/// listed once however many symlinks lead to it (see [`scenario::discover`]).
 ///
 /// Errors: [`AppError::Scenario`] with every bad file's located message;
 /// [`AppError::Usage`] when there is no scenario file at all.
@@ -198,10 +207,10 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
     let mut out = Scenarios::default();
     let mut errors = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(&f) {
+        let text = match scenario::read_text(&f) {
             Ok(t) => t,
-            Err(e) => {
-                errors.push(Diagnostic::file(&f, format!("cannot read the file: {e}")).to_string());
+            Err(d) => {
+                errors.push(d.to_string());
                 continue;
             }
         };
@@ -563,30 +572,15 @@ pub async fn run_plans(
     report
 }
 
-/// Writes the JSON (and HTML) results.
-///
-/// Errors: [`AppError::Write`].
+/// Writes the JSON (and, unless `--no-html`, the HTML) results to `--out`, falling back to
+/// a temporary directory file by file (see [`report::write::write_report`]).
+/// Returns where the JSON and HTML went (`None`: nowhere, or not asked for) and what failed.
 pub fn write_results(
     report: &Report,
     args: &RunArgs,
-) -> Result<(PathBuf, Option<PathBuf>), AppError> {
-    let json = report
-        .write_json(&args.out)
-        .map_err(|source| AppError::Write {
-            path: args.out.clone(),
-            source,
-        })?;
-    let html = if args.no_html {
-        None
-    } else {
-        let path = json.with_extension("html");
-        std::fs::write(&path, report::html::render(report)).map_err(|source| AppError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Some(path)
-    };
-    Ok((json, html))
+) -> (Option<PathBuf>, Option<PathBuf>, Vec<String>) {
+    let w = report::write::write_report(report, &args.out, !args.no_html);
+    (w.json, w.html, w.errors)
 }
 
 /// The servers of one run, and the throwaway ones keyrace started for it (stopped by
@@ -670,11 +664,14 @@ pub async fn resolve_servers(
 
 /// `keyrace run`, from loading scenarios to writing results.
 ///
-/// Errors: [`AppError`] for bad scenario files, unreachable servers and unwritable results;
-/// failing expectations are not errors (see [`Report::all_held`]).
+/// Errors: [`AppError`] for bad scenario files, an `--out` that is not a writable
+/// directory (checked before any server is started) and unreachable servers; failing
+/// expectations are not errors (see [`Report::all_held`]), nor is a failure to write the
+/// results at the end (see [`RunOutcome::write_errors`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
     let scenarios = load_all(&args.paths)?;
     check_strategy_names(&scenarios, args)?;
+    report::write::check_out_dir(&args.out)?;
     let resolved = resolve_servers(&scenarios, args, cancel).await?;
     let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
     resolved.stop().await;
@@ -703,11 +700,12 @@ async fn run_on(
             .interleavings
             .push(run_interleaving(plan, servers, args, cancel).await?);
     }
-    let (json_path, html_path) = write_results(&report, args)?;
+    let (json_path, html_path, write_errors) = write_results(&report, args);
     Ok(RunOutcome {
         report,
         json_path,
         html_path,
+        write_errors,
     })
 }
 

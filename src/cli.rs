@@ -95,7 +95,9 @@ pub struct RunArgs {
     /// Override the key seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Directory for the JSON (and HTML) results.
+    /// Directory for the JSON (and HTML) results, checked before the run starts. Files are
+    /// written atomically; one that cannot be written there at the end goes to
+    /// $TMPDIR/keyrace-results-<uid>/ instead (and keyrace says so and exits 2).
     #[arg(long = "out", default_value = "results", env = "KEYRACE_OUT")]
     pub out: PathBuf,
     /// Do not write the HTML page.
@@ -204,8 +206,7 @@ impl RunArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::scenario::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration: write e.g. 10s, 500ms, 2m"))
+    crate::scenario::parse_duration(s).map_err(|e| e.to_string())
 }
 
 impl RunArgs {

@@ -88,12 +88,7 @@ fn main() -> ExitCode {
                     ShowFormat::Csv => report::csv::render(&r),
                     ShowFormat::Html => report::html::render(&r),
                 };
-                let code = if r.all_held() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                };
-                print_out(&text, code)
+                print_out(&text, exit_code(&r))
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -210,6 +205,20 @@ fn compare(args: &keyrace::cli::CompareArgs) -> ExitCode {
     print_out(&text, code)
 }
 
+/// The exit code of a run's report, for `run` and `show` alike: 130 interrupted, 2 a harness
+/// error in a scenario, 0 every expectation held, 1 one failed.
+fn exit_code(report: &Report) -> ExitCode {
+    if report.interrupted {
+        ExitCode::from(130)
+    } else if report.has_errors() {
+        ExitCode::from(2)
+    } else if report.all_held() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
     // One thread by default: the sessions spend their time waiting on the server, and on a
     // machine the server shares every cross-thread wake-up (futex, work stealing) is CPU
@@ -249,20 +258,27 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     Format::Csv => report::csv::render(&out.report),
                 };
                 let printed = print_out(&text, ExitCode::SUCCESS);
-                eprintln!("results: {}", out.json_path.display());
-                if let Some(h) = &out.html_path {
-                    eprintln!("html: {}", h.display());
+                for e in &out.write_errors {
+                    eprintln!("error: {e}");
+                }
+                // A file that could not go to --out went to the fallback directory.
+                let moved = |p: &std::path::Path| !p.starts_with(&args.out);
+                match &out.json_path {
+                    Some(j) if moved(j) => eprintln!("results written instead to: {}", j.display()),
+                    Some(j) => eprintln!("results: {}", j.display()),
+                    None => eprintln!("error: the results could not be written anywhere; the table above is all that is left"),
+                }
+                match &out.html_path {
+                    Some(h) if moved(h) => eprintln!("html written instead to: {}", h.display()),
+                    Some(h) => eprintln!("html: {}", h.display()),
+                    None => {}
                 }
                 if printed != ExitCode::SUCCESS {
                     printed
-                } else if out.report.interrupted {
-                    ExitCode::from(130)
-                } else if out.report.has_errors() {
+                } else if !out.write_errors.is_empty() && !out.report.interrupted {
                     ExitCode::from(2)
-                } else if out.report.all_held() {
-                    ExitCode::SUCCESS
                 } else {
-                    ExitCode::from(1)
+                    exit_code(&out.report)
                 }
             }
             Err(e) => {

@@ -97,13 +97,12 @@ pub fn is_interleaving_file(path: &Path, text: &str) -> bool {
     path.extension().is_some_and(|e| e == "spec") || toml::has_sessions(text)
 }
 
-/// Reads and checks an interleaving file (`.spec` or TOML).
+/// Reads and checks an interleaving file (`.spec` or TOML; a regular file of at most 1 MiB,
+/// see [`crate::scenario::read_text`]).
 ///
 /// Errors: a [`Diagnostic`] naming file, line and column, with the offending line.
 pub fn load(path: &Path) -> Result<InterleavePlan, Diagnostic> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::whole_file(path, format!("cannot read file: {e}")))?;
-    parse(path, &text)
+    parse(path, &crate::scenario::read_text(path)?)
 }
 
 /// Parses interleaving text as if read from `path` (the extension picks the format).

@@ -109,6 +109,10 @@ pub enum SourceFormat {
 /// The most permutations generated when a file lists none (every interleaving).
 pub const MAX_GENERATED_PERMUTATIONS: usize = 1000;
 
+/// The most sessions a scenario may have: each is a connection held for the whole
+/// permutation (PostgreSQL's default `max_connections` is 100).
+pub const MAX_SESSIONS: usize = 100;
+
 /// A checked interleaving scenario; built by [`super::load`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InterleavePlan {
@@ -199,50 +203,62 @@ impl InterleavePlan {
 
 /// Every interleaving of the sessions' steps that keeps each session's own order, in
 /// lexicographic order of session index; `None` when there would be more than `limit`.
+///
+/// Iterative (the next permutation of the multiset of session indices), so that a file with
+/// thousands of sessions or steps costs time linear in its size per permutation and no stack.
 pub fn all_interleavings(sessions: &[Session], limit: usize) -> Option<Vec<Permutation>> {
-    fn go(
-        sessions: &[Session],
-        next: &mut Vec<usize>,
-        current: &mut Vec<usize>,
-        out: &mut Vec<Permutation>,
-        limit: usize,
-    ) -> bool {
-        if sessions
-            .iter()
-            .zip(next.iter())
-            .all(|(s, n)| *n == s.steps.len())
-        {
-            if out.len() == limit {
-                return false;
+    // Count first (a multinomial coefficient, built one binomial factor at a time, exact and
+    // increasing): a file over the limit is refused without generating anything.
+    let (mut count, mut total) = (1u128, 0u128);
+    for s in sessions {
+        for k in 1..=s.steps.len() as u128 {
+            total += 1;
+            count = count * total / k;
+            if count > limit as u128 {
+                return None;
             }
-            out.push(Permutation {
-                steps: current
-                    .iter()
-                    .map(|&step| PermutationStep {
+        }
+    }
+    // The session index of each slot, smallest first: the lexicographically first order.
+    let mut order: Vec<usize> = sessions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| std::iter::repeat_n(i, s.steps.len()))
+        .collect();
+    let mut out = Vec::new();
+    loop {
+        if out.len() == limit {
+            return None;
+        }
+        let mut next = vec![0; sessions.len()];
+        out.push(Permutation {
+            steps: order
+                .iter()
+                .map(|&si| {
+                    let step = sessions[si].steps[next[si]];
+                    next[si] += 1;
+                    PermutationStep {
                         step,
                         blockers: vec![],
-                    })
-                    .collect(),
-            });
-            return true;
-        }
-        for i in 0..sessions.len() {
-            if next[i] < sessions[i].steps.len() {
-                current.push(sessions[i].steps[next[i]]);
-                next[i] += 1;
-                let ok = go(sessions, next, current, out, limit);
-                next[i] -= 1;
-                current.pop();
-                if !ok {
-                    return false;
-                }
-            }
-        }
-        true
+                    }
+                })
+                .collect(),
+        });
+        // Next permutation: the rightmost i with order[i] < order[i + 1] ...
+        let Some(i) = (0..order.len().saturating_sub(1))
+            .rev()
+            .find(|&i| order[i] < order[i + 1])
+        else {
+            return Some(out);
+        };
+        // ... swapped with the rightmost larger element, then the tail reversed.
+        let j = (i + 1..order.len())
+            .rev()
+            .find(|&j| order[j] > order[i])
+            .unwrap_or(i + 1);
+        order.swap(i, j);
+        order[i + 1..].reverse();
     }
-    let mut out = Vec::new();
-    let mut next = vec![0; sessions.len()];
-    go(sessions, &mut next, &mut Vec::new(), &mut out, limit).then_some(out)
 }
 
 #[cfg(test)]
@@ -270,5 +286,26 @@ mod tests {
         assert_eq!(orders[0], vec![0, 1, 2, 3]);
         assert_eq!(orders[5], vec![2, 3, 0, 1]);
         assert!(all_interleavings(&s, 5).is_none());
+        assert_eq!(all_interleavings(&s, 6).map(|a| a.len()), Some(6));
+    }
+
+    #[test]
+    fn interleavings_of_uneven_and_empty_sessions() {
+        let s = [session(vec![0]), session(vec![]), session(vec![1, 2])];
+        let orders: Vec<Vec<usize>> = all_interleavings(&s, 100)
+            .expect("within limit")
+            .iter()
+            .map(|p| p.steps.iter().map(|x| x.step).collect())
+            .collect();
+        assert_eq!(orders, vec![vec![0, 1, 2], vec![1, 0, 2], vec![1, 2, 0]]);
+        assert_eq!(all_interleavings(&[], 10).map(|a| a.len()), Some(1));
+    }
+
+    #[test]
+    fn thousands_of_sessions_need_no_stack() {
+        let wide: Vec<Session> = (0..20_000).map(|i| session(vec![i])).collect();
+        assert!(all_interleavings(&wide, 1000).is_none());
+        let long = [session((0..200_000).collect())];
+        assert_eq!(all_interleavings(&long, 1000).map(|a| a.len()), Some(1));
     }
 }

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use super::diag::Diagnostic;
 use super::plan::{
-    Blocker, InterleavePlan, MAX_GENERATED_PERMUTATIONS, Permutation, PermutationStep, Session,
-    SourceFormat, SqlText, Step, all_interleavings,
+    Blocker, InterleavePlan, MAX_GENERATED_PERMUTATIONS, MAX_SESSIONS, Permutation,
+    PermutationStep, Session, SourceFormat, SqlText, Step, all_interleavings,
 };
 use crate::db::Dialect;
 
@@ -323,6 +323,12 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         while p.is_kw("session") {
             p.bump();
             let name = p.name("session")?;
+            if sessions.len() == MAX_SESSIONS {
+                return Err((
+                    name.span,
+                    format!("more than {MAX_SESSIONS} sessions (each holds a connection)"),
+                ));
+            }
             let mut s = RawSession {
                 name,
                 setup: None,
@@ -387,6 +393,7 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
     let mut steps = Vec::new();
     let mut plan_sessions = Vec::new();
     let mut session_names: HashMap<String, Range<usize>> = HashMap::new();
+    let session_spans: Vec<Range<usize>> = sessions.iter().map(|s| s.name.span.clone()).collect();
     let mut step_names: HashMap<String, usize> = HashMap::new();
     for (si, s) in sessions.into_iter().enumerate() {
         if session_names
@@ -423,10 +430,10 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
     let generated = perms.is_empty();
     let permutations = if generated {
         all_interleavings(&plan_sessions, MAX_GENERATED_PERMUTATIONS).ok_or_else(|| {
-            Diagnostic::whole_file(
-                path,
-                format!("no permutations listed and more than {MAX_GENERATED_PERMUTATIONS} interleavings: list them"),
-            )
+            located((
+                session_spans.first().cloned().unwrap_or(0..0),
+                format!("no permutations listed and these sessions have more than {MAX_GENERATED_PERMUTATIONS} interleavings: list the ones to run with `permutation` lines"),
+            ))
         })?
     } else {
         let mut out = Vec::new();

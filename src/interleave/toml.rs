@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::diag::Diagnostic;
 use super::plan::{
-    InterleavePlan, MAX_GENERATED_PERMUTATIONS, Session, SourceFormat, SqlText, Step,
+    InterleavePlan, MAX_GENERATED_PERMUTATIONS, MAX_SESSIONS, Session, SourceFormat, SqlText, Step,
     all_interleavings,
 };
 use super::spec::{DEFAULT_WAIT_TIMEOUT_MS, parse_permutation_entry, resolve_permutation};
@@ -33,6 +33,9 @@ const TOP_KEYS: &[&str] = &[
 const SESSION_KEYS: &[&str] = &["name", "setup", "teardown", "step"];
 const STEP_KEYS: &[&str] = &["name", "sql", "postgres", "mysql"];
 const SQL_KEYS: &[&str] = &["sql", "postgres", "mysql"];
+
+/// The longest `wait_timeout_ms`: one hour.
+pub const MAX_WAIT_TIMEOUT_MS: u64 = 3_600_000;
 
 type V<'i> = Spanned<DeValue<'i>>;
 
@@ -168,13 +171,8 @@ pub fn has_sessions(text: &str) -> bool {
 /// Parses TOML scenario text into a checked plan; errors are located in `path`/`text`.
 pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic> {
     let cx = Ctx { path, text };
-    let doc = DeTable::parse(text).map_err(|e| {
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => cx.err(span, format!("invalid TOML: {msg}")),
-            None => Diagnostic::whole_file(path, format!("invalid TOML: {msg}")),
-        }
-    })?;
+    let doc = DeTable::parse(text)
+        .map_err(|e| Diagnostic::from_toml(path, text, &e, "invalid TOML: "))?;
     let top = doc.get_ref();
     cx.check_keys(top, TOP_KEYS, "the scenario")?;
 
@@ -203,11 +201,11 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
             .get_ref()
             .as_integer()
             .and_then(|i| u64::from_str_radix(i.as_str(), i.radix()).ok())
-            .filter(|&ms| ms > 0)
+            .filter(|&ms| ms > 0 && ms <= MAX_WAIT_TIMEOUT_MS)
             .ok_or_else(|| {
                 cx.err(
                     v.span(),
-                    "`wait_timeout_ms` must be a positive integer (milliseconds)",
+                    format!("`wait_timeout_ms` must be a whole number of milliseconds from 1 to {MAX_WAIT_TIMEOUT_MS} (1 hour)"),
                 )
             })?,
     };
@@ -224,6 +222,12 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
     let mut step_names: HashMap<String, usize> = HashMap::new();
     let mut session_names: HashMap<String, ()> = HashMap::new();
     for (si, sv) in cx.array(sessions_v, "session")?.iter().enumerate() {
+        if si == MAX_SESSIONS {
+            return Err(cx.err(
+                sv.span(),
+                format!("more than {MAX_SESSIONS} sessions (each holds a connection)"),
+            ));
+        }
         let st = cx.table(sv, "a `[[session]]` entry")?;
         cx.check_keys(st, SESSION_KEYS, "`[[session]]`")?;
         let name_v = st
@@ -355,7 +359,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
     let (permutations, generated) = match top.get("permutations") {
         None => {
             let all = all_interleavings(&sessions, MAX_GENERATED_PERMUTATIONS).ok_or_else(|| {
-                cx.err(0..0, format!("no `permutations` and more than {MAX_GENERATED_PERMUTATIONS} interleavings: list them"))
+                cx.err(sessions_v.span(), format!("no `permutations` and these sessions have more than {MAX_GENERATED_PERMUTATIONS} interleavings: list the ones to run in `permutations`"))
             })?;
             (all, true)
         }

@@ -11,6 +11,7 @@ pub mod repeat;
 pub mod stats;
 pub mod table;
 pub mod verdict;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -356,9 +357,10 @@ impl Report {
         self.scenarios.iter().any(|s| s.error.is_some())
     }
 
-    /// Writes the report as pretty JSON to `dir/keyrace-<time>-<run id>.json` and returns the path.
+    /// Writes the report as pretty JSON to `dir/keyrace-<time>-<run id>.json`, atomically
+    /// (see [`write::write_atomic`]), and returns the path.
     ///
-    /// Errors: the I/O error, with the path.
+    /// Errors: the I/O error.
     pub fn write_json(&self, dir: &Path) -> Result<PathBuf, std::io::Error> {
         std::fs::create_dir_all(dir)?;
         let stamp: String = self
@@ -369,7 +371,7 @@ impl Report {
             .collect();
         let path = dir.join(format!("keyrace-{stamp}-{}.json", self.run_id));
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&path, json + "\n")?;
+        write::write_atomic(&path, (json + "\n").as_bytes())?;
         Ok(path)
     }
 
@@ -377,6 +379,10 @@ impl Report {
     ///
     /// Errors: I/O, or JSON that is not a keyrace report (with line and column).
     pub fn read_json(path: &Path) -> Result<Report, String> {
+        // A FIFO or a device given by mistake would block or never end.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(format!("{}: not a regular file", path.display()));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         let mut report: Report = serde_json::from_str(&text).map_err(|e| {

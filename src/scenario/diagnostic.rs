@@ -75,6 +75,23 @@ impl Diagnostic {
         }
     }
 
+    /// A TOML reader's error, located. The reader gives no span when a dotted key or table
+    /// header is nested deeper than it allows; then the deepest such key is found here.
+    pub fn from_toml(path: &Path, text: &str, error: &toml::de::Error, prefix: &str) -> Diagnostic {
+        let message = error.message().trim().to_string();
+        match error.span() {
+            Some(span) => Diagnostic::at(path, text, span, format!("{prefix}{message}")),
+            None => Diagnostic::at(
+                path,
+                text,
+                deepest_dotted_key(text),
+                format!(
+                    "{prefix}dotted key or table header nested too deep ({message}): at most 80 parts"
+                ),
+            ),
+        }
+    }
+
     fn render(&self) -> String {
         if self.line == 0 {
             return format!("{}: error: {}", self.path.display(), self.message);
@@ -105,6 +122,40 @@ impl Diagnostic {
     }
 }
 
+/// The span of the key (or table header) with the most `.` separators outside quotes:
+/// where a "recursion limit" error of the TOML reader comes from.
+fn deepest_dotted_key(text: &str) -> Range<usize> {
+    let mut best = (0, 0..0);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let lead = body.len() - body.trim_start().len();
+        let (mut dots, mut quote, mut end) = (0, None, body.len());
+        for (i, c) in body.char_indices().skip_while(|&(i, _)| i < lead) {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '.') => dots += 1,
+                (None, '=' | '#') => {
+                    end = i;
+                    break;
+                }
+                (None, ']') if body[lead..].starts_with('[') => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if dots > best.0 {
+            best = (dots, offset + lead..offset + end.max(lead));
+        }
+        offset += line.len();
+    }
+    best.1
+}
+
 /// The largest char boundary at or before `i` (spans from parsers may point inside a
 /// multi-byte character).
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -127,6 +178,16 @@ mod tests {
             Diagnostic::whole_file(Path::new("f"), "gone").to_string(),
             "f: error: gone"
         );
+    }
+
+    #[test]
+    fn a_too_deep_dotted_header_is_located() {
+        let header = format!("[{}]", vec!["a"; 200].join("."));
+        let text = format!("name = \"x\"\n\n{header}\nb = 1\n");
+        let e = toml::from_str::<toml::Table>(&text).expect_err("too deep");
+        let d = Diagnostic::from_toml(Path::new("f.toml"), &text, &e, "");
+        assert_eq!((d.line, d.column), (3, 1), "{d}");
+        assert!(d.message.contains("at most 80 parts"), "{d}");
     }
 
     #[test]

@@ -69,13 +69,13 @@ pub struct RawStrategy {
     pub setup: BTreeMap<Spanned<String>, Spanned<String>>,
     pub transaction: Option<bool>,
     #[serde(default, rename = "pre")]
-    pub pre: Vec<RawStep>,
+    pub pre: Vec<Spanned<RawStep>>,
     #[serde(default, rename = "step")]
-    pub steps: Vec<RawStep>,
+    pub steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
-    pub fallback: Vec<RawStep>,
+    pub fallback: Vec<Spanned<RawStep>>,
     #[serde(default)]
-    pub finally: Vec<RawStep>,
+    pub finally: Vec<Spanned<RawStep>>,
     pub on_unique_violation: Option<Spanned<String>>,
     pub retry: Option<RawRetry>,
 }
@@ -92,11 +92,11 @@ pub struct RawStep {
     pub effect: Option<Spanned<String>>,
 }
 
-/// `retry = { on = [...], max = N, backoff_us = N }`
+/// `retry = { on = [...], max = N, backoff_us = N }`; every key has a default.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetry {
-    pub on: Spanned<Vec<Spanned<String>>>,
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
     pub max: Option<Spanned<i64>>,
     pub backoff_us: Option<Spanned<i64>>,
 }

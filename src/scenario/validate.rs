@@ -9,13 +9,24 @@ use toml::Spanned;
 use super::Diagnostic;
 use super::raw::{RawExpect, RawRetry, RawScenario, RawStep, RawStrategy, RawWorkload};
 use crate::db::{Dialect, Outcome};
-use crate::expect::Expectation;
+use crate::expect::{Bound, Expectation};
 use crate::plan::{
     Distribution, Isolation, KeyType, Mode, Plan, Shape, StrategyPlan, TableSpec, Workload,
 };
 use crate::strategy::{
     self, Ctx, Effect, Program, RETRYABLE, RetryPolicy, Step, UniquePolicy, When,
 };
+
+/// Most concurrent sessions.
+pub const MAX_WORKERS: u64 = 10_000;
+/// Most operations, keys or hot keys: 10^12.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+/// Largest Zipf exponent (1.0 is classic Zipf; above a few, every draw is key 0).
+pub const MAX_ZIPF_EXPONENT: f64 = 100.0;
+/// Most retries per operation.
+pub const MAX_RETRIES: u32 = 1000;
+/// Largest first backoff, µs (the doubling is capped at 100 ms anyway).
+pub const MAX_BACKOFF_US: u64 = 100_000;
 
 struct Checker<'a> {
     path: &'a Path,
@@ -44,12 +55,28 @@ impl Checker<'_> {
         }
     }
 
-    fn positive(&self, v: &Spanned<i64>, what: &str) -> Result<u64, Diagnostic> {
-        if *v.get_ref() > 0 {
-            Ok(*v.get_ref() as u64)
-        } else {
-            Err(self.err(v, format!("{what} must be at least 1")))
+    /// An integer in `lo..=hi` (`hi` written with its meaning in `unit`, e.g. "(7 days)").
+    fn int_in(
+        &self,
+        v: &Spanned<i64>,
+        what: &str,
+        lo: u64,
+        hi: u64,
+        unit: &str,
+    ) -> Result<u64, Diagnostic> {
+        let n = *v.get_ref();
+        if n < 0 || (n as u64) < lo {
+            return Err(self.err(v, format!("{what} must be at least {lo}, found {n}")));
         }
+        if n as u64 > hi {
+            return Err(self.err(v, format!("{what} must be at most {hi}{unit}, found {n}")));
+        }
+        Ok(n as u64)
+    }
+
+    /// A positive integer up to `hi`.
+    fn positive(&self, v: &Spanned<i64>, what: &str, hi: u64) -> Result<u64, Diagnostic> {
+        self.int_in(v, what, 1, hi, "")
     }
 
     fn dialect(&self, s: &Spanned<String>) -> Result<Dialect, Diagnostic> {
@@ -185,34 +212,21 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
             }
         },
     };
-    let workers = c.positive(&w.workers, "workers")?;
-    if workers > 10_000 {
-        return Err(c.err(&w.workers, "workers must be at most 10000"));
-    }
+    let workers = c.positive(&w.workers, "workers", MAX_WORKERS)?;
     let duration = w
         .duration
         .as_ref()
-        .map(|d| {
-            parse_duration(d.get_ref()).ok_or_else(|| {
-                c.err(
-                    d,
-                    format!(
-                        "`{}` is not a duration: write e.g. `10s`, `500ms`, `2m`",
-                        d.get_ref()
-                    ),
-                )
-            })
-        })
+        .map(|d| parse_duration(d.get_ref()).map_err(|e| c.err(d, e.to_string())))
         .transpose()?;
     let operations = match &w.operations {
-        Some(o) => c.positive(o, "operations")?,
+        Some(o) => c.positive(o, "operations", MAX_COUNT)?,
         None if duration.is_some() => u64::MAX,
         None => return Err(c.err(&w.workers, "[workload] needs `operations` or `duration`")),
     };
     let keys = w
         .keys
         .as_ref()
-        .map(|k| c.positive(k, "keys"))
+        .map(|k| c.positive(k, "keys", MAX_COUNT))
         .transpose()?
         .unwrap_or(1000);
     let distribution = match &w.distribution {
@@ -224,8 +238,12 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
                     .zipf_exponent
                     .as_ref()
                     .ok_or_else(|| c.err(d, "zipf needs `zipf_exponent` (e.g. 1.1)"))?;
-                if !(*e.get_ref() > 0.0) {
-                    return Err(c.err(e, "zipf_exponent must be greater than 0"));
+                let v = *e.get_ref();
+                if !(v > 0.0 && v <= MAX_ZIPF_EXPONENT) {
+                    return Err(c.err(
+                        e,
+                        format!("zipf_exponent must be a number greater than 0 and at most {MAX_ZIPF_EXPONENT}, found {v}"),
+                    ));
                 }
                 Distribution::Zipf {
                     exponent: *e.get_ref(),
@@ -237,12 +255,18 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
                     .as_ref()
                     .ok_or_else(|| c.err(d, "hot-key needs `hot_share` (0..1)"))?;
                 if !(0.0..=1.0).contains(share.get_ref()) {
-                    return Err(c.err(share, "hot_share must be between 0 and 1"));
+                    return Err(c.err(
+                        share,
+                        format!(
+                            "hot_share must be between 0 and 1, found {}",
+                            share.get_ref()
+                        ),
+                    ));
                 }
                 let hot_keys = w
                     .hot_keys
                     .as_ref()
-                    .map(|h| c.positive(h, "hot_keys"))
+                    .map(|h| c.positive(h, "hot_keys", MAX_COUNT))
                     .transpose()?
                     .unwrap_or(1);
                 if hot_keys > keys {
@@ -281,21 +305,21 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         .map(|i| c.isolation(i))
         .transpose()?
         .unwrap_or(Isolation::Default);
+    let seed = w
+        .seed
+        .as_ref()
+        .map(|s| c.int_in(s, "seed", 0, i64::MAX as u64, ""))
+        .transpose()?
+        .unwrap_or(42);
     let lock_timeout_ms = w
         .lock_timeout_ms
         .as_ref()
-        .map(|l| c.positive(l, "lock_timeout_ms"))
+        .map(|l| c.positive(l, "lock_timeout_ms", MAX_DURATION.as_millis() as u64))
         .transpose()?
         .unwrap_or(10_000);
     let repeat = match &w.repeat {
         None => 1,
-        Some(r) => {
-            let n = c.positive(r, "repeat")?;
-            if n > 1000 {
-                return Err(c.err(r, "repeat must be at most 1000"));
-            }
-            n as u32
-        }
+        Some(r) => c.positive(r, "repeat", 1000)? as u32,
     };
     Ok(Workload {
         shape,
@@ -305,25 +329,65 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         keys,
         distribution,
         mode,
-        seed: w.seed.as_ref().map(|s| *s.get_ref() as u64).unwrap_or(42),
+        seed,
         isolation,
         lock_timeout_ms,
         repeat,
     })
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1.5s`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
-    let v: f64 = num.trim().parse().ok()?;
+/// The longest run a scenario or `--duration` may ask for: 7 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The shortest: 1 ms (anything shorter would run no operation at all).
+pub const MIN_DURATION: Duration = Duration::from_millis(1);
+
+/// Why a duration text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not `<number><unit>`.
+    #[error("`{0}` is not a duration: write e.g. `10s`, `500ms`, `2m`")]
+    Syntax(String),
+    /// Zero, negative or not a number (`-5s`, `0s`, `nans`).
+    #[error("`{0}` must be positive: write e.g. `10s`, `500ms`, `2m`")]
+    NotPositive(String),
+    /// Shorter than [`MIN_DURATION`].
+    #[error("`{0}` is shorter than 1ms: the run would do nothing")]
+    TooShort(String),
+    /// Longer than [`MAX_DURATION`].
+    #[error("`{0}` is longer than 7 days (604800s), the most keyrace runs")]
+    TooLong(String),
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1.5s` (units `ms`, `s`, `m` / `min`), between 1 ms and
+/// 7 days.
+///
+/// Errors: [`DurationError`]: not a duration, not positive, too short or too long.
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    let t = s.trim();
+    let syntax = || DurationError::Syntax(s.to_string());
+    let split = t
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .ok_or_else(syntax)?;
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.trim().parse().map_err(|_| syntax())?;
     let secs = match unit {
         "ms" => v / 1000.0,
         "s" => v,
         "m" | "min" => v * 60.0,
-        _ => return None,
+        _ => return Err(syntax()),
     };
-    (secs > 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(DurationError::NotPositive(s.to_string()));
+    }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(DurationError::TooLong(s.to_string()));
+    }
+    let d = Duration::from_secs_f64(secs);
+    if d < MIN_DURATION {
+        return Err(DurationError::TooShort(s.to_string()));
+    }
+    Ok(d)
 }
 
 fn strategy_plan(
@@ -422,7 +486,7 @@ fn unique_policy(c: &Checker, u: &Spanned<String>) -> Result<UniquePolicy, Diagn
 
 fn retry(c: &Checker, r: &RawRetry) -> Result<RetryPolicy, Diagnostic> {
     let mut classes = Vec::new();
-    for o in r.on.get_ref() {
+    for o in r.on.iter().flat_map(|on| on.get_ref()) {
         match Outcome::parse(o.get_ref()) {
             Some(cls) if cls.is_error() => classes.push(cls),
             _ => return Err(c.err(o, format!("`{}` is not an error class: use e.g. deadlock, serialization_failure, unique_violation, lock_timeout", o.get_ref()))),
@@ -434,13 +498,21 @@ fn retry(c: &Checker, r: &RawRetry) -> Result<RetryPolicy, Diagnostic> {
     let max = r
         .max
         .as_ref()
-        .map(|m| c.positive(m, "max"))
+        .map(|m| c.int_in(m, "retry.max", 0, MAX_RETRIES.into(), ""))
         .transpose()?
-        .unwrap_or(5) as u32;
+        .map_or(5, |m| m as u32);
     let backoff = r
         .backoff_us
         .as_ref()
-        .map(|b| c.positive(b, "backoff_us"))
+        .map(|b| {
+            c.int_in(
+                b,
+                "retry.backoff_us",
+                0,
+                MAX_BACKOFF_US,
+                " (100 ms, where the doubling stops)",
+            )
+        })
         .transpose()?
         .unwrap_or(1000);
     Ok(RetryPolicy::on(&classes, max, backoff))
@@ -498,10 +570,11 @@ fn custom_program(
 
 fn custom_step(
     c: &Checker,
-    st: &RawStep,
+    spanned: &Spanned<RawStep>,
     dialect: Dialect,
     n: usize,
 ) -> Result<Option<Step>, Diagnostic> {
+    let st = spanned.get_ref();
     let specific = match dialect {
         Dialect::Postgres => &st.postgres,
         Dialect::Mysql => &st.mysql,
@@ -509,8 +582,8 @@ fn custom_step(
     let Some(sql) = specific.as_ref().or(st.sql.as_ref()) else {
         if st.sql.is_none() && st.postgres.is_none() && st.mysql.is_none() {
             let name = st.name.clone().unwrap_or_else(|| format!("step {}", n + 1));
-            return Err(Diagnostic::file(
-                c.path,
+            return Err(c.err(
+                spanned,
                 format!("{name} has no `sql` (or `postgres` / `mysql`)"),
             ));
         }
@@ -571,9 +644,22 @@ fn expectations(
             return Err(c.err(&e.that, "`that` lists no expectation"));
         }
         for t in e.that.get_ref() {
-            out.push(
-                Expectation::parse(&strategy, database, t.get_ref()).map_err(|m| c.err(t, m))?,
-            );
+            let x =
+                Expectation::parse(&strategy, database, t.get_ref()).map_err(|m| c.err(t, m))?;
+            let number = match x.bound {
+                Bound::Value(v) => v,
+                Bound::Relative { factor, .. } => factor,
+            };
+            if !number.is_finite() {
+                return Err(c.err(
+                    t,
+                    format!(
+                        "the bound in `{}` must be a finite number, found {number}",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            out.push(x);
         }
     }
     Ok(out)
