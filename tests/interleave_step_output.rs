@@ -171,3 +171,23 @@ async fn notifications_are_printed_not_an_error() {
          step unlisten: UNLISTEN *;\n"
     );
 }
+
+/// Issue 11 item 5: a step that finished at once but is marked `(s2_after notices 1)` is
+/// reported waiting, then completed only after s2's notice, and after s2's step that sent it
+/// (the order PostgreSQL's isolation tester prints), on every run.
+#[tokio::test]
+async fn a_notices_marker_holds_a_finished_step_until_the_notice() {
+    let text = pg_text("notices-marker-held.spec", 10).await;
+    let want = "starting permutation: s1_lock s2_after s3_quick(s2_after notices 1) s1_unlock\n\
+         step s1_lock: SELECT pg_advisory_lock(731102) IS NOT NULL AS locked;\n\
+         locked\n------\nt\n(1 row)\n\
+         step s2_after: DO $$ BEGIN PERFORM pg_advisory_lock(731102); RAISE NOTICE 'got the lock'; PERFORM pg_advisory_unlock(731102); END $$; <waiting ...>\n\
+         step s3_quick: SELECT 3 AS three; <waiting ...>\n\
+         step s1_unlock: SELECT pg_advisory_unlock(731102) AS unlocked;\n\
+         unlocked\n--------\nt\n(1 row)\n\
+         s2: NOTICE:  got the lock\n\
+         step s2_after: <... completed>\n\
+         step s3_quick: <... completed>\n\
+         three\n-----\n3\n(1 row)\n";
+    assert_eq!(text, want);
+}

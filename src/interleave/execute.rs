@@ -226,6 +226,8 @@ struct PermRun<'a> {
     completed: HashSet<usize>,
     /// Notices each session received in this permutation.
     notice_counts: Vec<usize>,
+    /// When each session's latest notice was read.
+    notice_at: Vec<Instant>,
     waiting: Vec<Waiting>,
     last_event: Instant,
     wait_timeout: Duration,
@@ -247,6 +249,7 @@ impl<'a> PermRun<'a> {
             events: vec![],
             completed: HashSet::new(),
             notice_counts: vec![],
+            notice_at: vec![],
             waiting: vec![],
             last_event: Instant::now(),
             wait_timeout: Duration::from_millis(plan.wait_timeout_ms),
@@ -267,16 +270,29 @@ impl<'a> PermRun<'a> {
     /// Reports the notices every session received so far, in session order (PostgreSQL's
     /// isolation tester prints them as it reads them, before the next step line).
     fn drain_notices(&mut self) {
+        let notices = self.take_notices(None);
+        self.events.extend(notices);
+    }
+
+    /// Counts and returns the notices session `only` (or every session) received so far,
+    /// for the caller to report where the isolation tester prints them.
+    fn take_notices(&mut self, only: Option<usize>) -> Vec<Event> {
+        let mut out = Vec::new();
         for (i, task) in self.sessions.iter_mut().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
             while let Ok(n) = task.notices.try_recv() {
                 self.notice_counts[i] += 1;
-                self.events.push(Event::Notice {
+                self.notice_at[i] = Instant::now();
+                out.push(Event::Notice {
                     session: self.plan.sessions[i].name.clone(),
                     severity: n.severity,
                     message: n.message,
                 });
             }
         }
+        out
     }
 
     /// Splits what session `session` got back for `sql` into what is printed before the
@@ -386,6 +402,7 @@ impl<'a> PermRun<'a> {
                 }
                 self.sessions.push(task);
                 self.notice_counts.push(0);
+                self.notice_at.push(Instant::now());
             }
             failure = self.run_steps(perm).await?;
             self.drain_notices();
@@ -395,6 +412,7 @@ impl<'a> PermRun<'a> {
         // Teardown: session teardowns, close sessions, then the top-level teardown.
         let sessions = std::mem::take(&mut self.sessions);
         self.notice_counts.clear();
+        self.notice_at.clear();
         for (task, sess) in sessions.into_iter().zip(&self.plan.sessions) {
             for s in &sess.teardown {
                 if let Err(e) = task.run(self.sql(s)).await {
@@ -497,7 +515,11 @@ impl<'a> PermRun<'a> {
                 waiting.done = done;
                 det
             };
-            self.drain_notices();
+            // As the isolation tester: the step's own notices print before its line, the
+            // ones other sessions received meanwhile after it (and its result).
+            let own = self.take_notices(Some(step.session));
+            let others = self.take_notices(None);
+            self.events.extend(own);
             let unmet = !self.markers_met(&waiting);
             match (&waiting.done, detection, unmet) {
                 (Some(c), None, false) => {
@@ -526,6 +548,7 @@ impl<'a> PermRun<'a> {
                     self.waiting.push(waiting);
                 }
             }
+            self.events.extend(others);
             if !self.waiting.is_empty() {
                 self.settle(Goal::Settled, long).await?;
             }
@@ -612,12 +635,20 @@ impl<'a> PermRun<'a> {
                 .filter(|&i| {
                     let w = &self.waiting[i];
                     let Some(done) = &w.done else { return false };
+                    // A step held by `(other notices N)` counts as finished when the last
+                    // of those notices was read, so a step that sent them and is still
+                    // running is not overtaken.
+                    let finished = w
+                        .notices
+                        .iter()
+                        .map(|&(s, _)| self.notice_at[s])
+                        .fold(done.finished, Instant::max);
                     blockers_done(w)
                         && !self.waiting[..i].iter().any(|e| {
                             e.done.is_none()
                                 && !e.star
                                 && blockers_done(e)
-                                && e.blocked_at.is_none_or(|t| t < done.finished)
+                                && e.blocked_at.is_none_or(|t| t < finished)
                                 && e.since.elapsed() < self.wait_timeout
                         })
                 })
