@@ -24,6 +24,7 @@ fn workload(distribution: Distribution) -> Workload {
         seed: 7,
         isolation: Isolation::Default,
         lock_timeout_ms: 10_000,
+        statement_timeout_ms: None,
         repeat: 1,
     }
 }
@@ -123,6 +124,21 @@ fn recording(c: &mut Criterion) {
         b.iter(|| {
             lat = (lat + 37) % 5000;
             rec.record(black_box(Outcome::Updated), black_box(100 + lat));
+        })
+    });
+    // The per-second count the worker adds to every operation: two instants it already has.
+    let started = std::time::Instant::now();
+    let mut n = 0u64;
+    g.bench_function("count_second", |b| {
+        b.iter(|| {
+            n += 1;
+            let end = started + std::time::Duration::from_micros(n * 100);
+            let second = end.saturating_duration_since(started).as_secs();
+            rec.seconds.count(
+                black_box(second as usize),
+                black_box(Outcome::Updated),
+                false,
+            );
         })
     });
     let mut parts: Vec<Recorder> = (0..16)

@@ -30,6 +30,9 @@ pub enum AppError {
     /// A usage error (bad flag value).
     #[error("{0}")]
     Usage(String),
+    /// Ctrl-C (SIGINT, SIGTERM, SIGHUP) before the run started (exit code 130).
+    #[error("interrupted {0}")]
+    Interrupted(&'static str),
     /// `--out` cannot take results (checked before the run starts).
     #[error("--out: {0}; nothing was run: give a directory keyrace can write to")]
     OutDir(#[from] report::write::OutDirError),
@@ -236,10 +239,10 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
     let w = &mut plan.workload;
     if let Some(n) = args.workers {
-        w.workers = n.max(1);
+        w.workers = n;
     }
     if let Some(n) = args.operations {
-        w.operations = n.max(1);
+        w.operations = n;
     }
     if let Some(d) = args.duration {
         w.duration = Some(d);
@@ -413,11 +416,14 @@ async fn run_cell(
             }
         })
     };
+    let statement_timeout =
+        runner::statement_timeout(target.dialect, &plan.workload, args.statement_timeout);
     let r = runner::run_strategy(
         plan,
         strategy,
         target,
         db_name,
+        statement_timeout,
         cancel,
         done.clone(),
         violations.clone(),
@@ -445,6 +451,12 @@ async fn run_cell(
 }
 
 /// Runs every plan on every server and returns the report (not yet written).
+///
+/// Each statement is bounded by the scenario's statement timeout (see
+/// [`runner::statement_timeout`]); a server lost or stuck mid-run ends its cell with
+/// partial figures, and its later cells are skipped (the scenario's `error` says so).
+/// Databases created on URL servers are recorded in the run state file until dropped (see
+/// [`provision::run_state`]).
 pub async fn run_plans(
     plans: &[Plan],
     servers: &[Server],
@@ -452,7 +464,29 @@ pub async fn run_plans(
     command: Vec<String>,
     cancel: &CancellationToken,
 ) -> Report {
+    run_plans_lost(plans, servers, args, command, cancel)
+        .await
+        .0
+}
+
+fn add_error(sr: &mut ScenarioReport, e: String) {
+    sr.error = Some(match sr.error.take() {
+        Some(old) => format!("{old}\n{e}"),
+        None => e,
+    });
+}
+
+/// [`run_plans`], also returning the labels of servers lost mid-run.
+async fn run_plans_lost(
+    plans: &[Plan],
+    servers: &[Server],
+    args: &RunArgs,
+    command: Vec<String>,
+    cancel: &CancellationToken,
+) -> (Report, std::collections::BTreeSet<String>) {
+    let mut lost = std::collections::BTreeSet::new();
     let run_id = new_run_id();
+    provision::run_state::begin(&run_id);
     let mut report = Report {
         format_version: report::FORMAT_VERSION,
         keyrace_version: env!("CARGO_PKG_VERSION").into(),
@@ -503,7 +537,9 @@ pub async fn run_plans(
             fastest_safe: Vec::new(),
         };
         // Every repetition runs all strategies before the next starts, so drift of the
-        // machine (caches, other load) spreads over all of them.
+        // machine (caches, other load) spreads over all of them. A step the server rejects
+        // or a broken setup stops the scenario; a strategy whose every operation fails, or a
+        // lost server, only ends that cell.
         let cells = cells_of(&plan, servers);
         let mut reps: Vec<Vec<report::StrategyResult>> = vec![Vec::new(); cells.len()];
         let mut stop = false;
@@ -516,6 +552,9 @@ pub async fn run_plans(
                     break 'reps;
                 }
                 let target = &server.target;
+                if lost.contains(&target.label) {
+                    continue;
+                }
                 if let Some(Err(why)) = strategy.programs.get(&target.dialect) {
                     if reps[i].is_empty() {
                         reps[i].push(report::unavailable(&strategy.name, target, why));
@@ -525,6 +564,9 @@ pub async fn run_plans(
                 db_counter += 1;
                 progress.cell += 1;
                 let db_name = format!("keyrace_{run_id}_{db_counter}");
+                if server.info.provider == "url" {
+                    provision::run_state::record_database(target.dialect, &target.url, &db_name);
+                }
                 let label = format!("{} · {} · {}", plan.name, strategy.name, target.label);
                 let r = run_cell(
                     &plan, strategy, target, &db_name, args, cancel, &progress, &label,
@@ -542,10 +584,32 @@ pub async fn run_plans(
                             &plan.expectations,
                             &plan.workload,
                         ));
+                        if let Some(f) = &run.fatal {
+                            add_error(&mut sr, f.clone());
+                        }
+                        if let Some(why) = &run.server_lost {
+                            add_error(
+                                &mut sr,
+                                format!(
+                                    "{} was lost mid-run (later cells on it skipped): {why}",
+                                    target.label
+                                ),
+                            );
+                            lost.insert(target.label.clone());
+                        }
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        sr.error = Some(e.to_string());
+                        let server_gone = matches!(
+                            &e,
+                            runner::HarnessError::Server { source, .. }
+                                if matches!(source.class, crate::db::Outcome::ConnectionError | crate::db::Outcome::Timeout)
+                        );
+                        add_error(&mut sr, e.to_string());
+                        if server_gone {
+                            lost.insert(target.label.clone());
+                            continue;
+                        }
                         break 'reps;
                     }
                 }
@@ -569,7 +633,65 @@ pub async fn run_plans(
         }
     }
     report.conclude();
-    report
+    provision::run_state::finish(&run_id);
+    (report, lost)
+}
+
+/// `keyrace check` with servers: for every plan, strategy and given server of a dialect the
+/// scenario supports, creates a database, runs the schema and the strategy's setup, and
+/// prepares every step (see [`runner::prepare_steps`]), then drops the database. Returns one
+/// `ok:` line per file and server.
+///
+/// Errors: [`AppError::Server`] for an unreachable server; [`AppError::Scenario`] with every
+/// rejected step (strategy, step, `file:line:column`, the server's message) or failed setup.
+pub async fn check_on_servers(
+    plans: &[Plan],
+    urls: &[(Dialect, Option<&str>)],
+) -> Result<Vec<String>, AppError> {
+    let mut servers = Vec::new();
+    for &(dialect, url) in urls {
+        if let Some(url) = url {
+            servers.push(connect_server(dialect, url, "url", None).await?);
+        }
+    }
+    let run_id = new_run_id();
+    provision::run_state::begin(&run_id);
+    let mut n = 0u32;
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for plan in plans {
+        for server in servers
+            .iter()
+            .filter(|s| plan.schema.contains_key(&s.target.dialect))
+        {
+            let target = &server.target;
+            let mut prepared = 0;
+            for strategy in &plan.strategies {
+                let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
+                    continue;
+                };
+                n += 1;
+                let db = format!("keyrace_{run_id}_{n}");
+                provision::run_state::record_database(target.dialect, &target.url, &db);
+                let r = runner::check_strategy(plan, strategy, program, target, &db).await;
+                match r {
+                    Ok(steps) => prepared += steps,
+                    Err(e) => errors.push(format!("{}: {e}", plan.source.display())),
+                }
+            }
+            lines.push(format!(
+                "ok: {} ({prepared} statements prepared on {})",
+                plan.source.display(),
+                target.label
+            ));
+        }
+    }
+    provision::run_state::finish(&run_id);
+    if errors.is_empty() {
+        Ok(lines)
+    } else {
+        Err(AppError::Scenario(errors))
+    }
 }
 
 /// Writes the JSON (and, unless `--no-html`, the HTML) results to `--out`, falling back to
@@ -642,11 +764,15 @@ pub async fn resolve_servers(
                 ServerSpec::parse(dialect, &spec).map_err(|e| AppError::Usage(e.to_string()))?;
             let started = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return Err(AppError::Server("interrupted while starting the servers".into())),
+                _ = cancel.cancelled() => return Err(AppError::Interrupted("while starting the servers")),
                 r = provision::start(dialect, &parsed) => r.map_err(|e| AppError::Server(e.to_string()))?,
             };
             let provider = started.provider.to_string();
-            let server = connect_server(dialect, &started.url, &provider, started.startup_ms).await;
+            let server = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(AppError::Interrupted("while connecting to the servers")),
+                r = connect_server(dialect, &started.url, &provider, started.startup_ms) => r,
+            };
             if provider != "url" {
                 resolved.provisioned.push(started);
             }
@@ -669,6 +795,9 @@ pub async fn resolve_servers(
 /// expectations are not errors (see [`Report::all_held`]), nor is a failure to write the
 /// results at the end (see [`RunOutcome::write_errors`]).
 pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
+    if let Some(d) = args.connect_timeout {
+        crate::db::set_connect_timeout(d);
+    }
     let scenarios = load_all(&args.paths)?;
     check_strategy_names(&scenarios, args)?;
     report::write::check_out_dir(&args.out)?;
@@ -690,7 +819,12 @@ async fn run_on(
         ));
     }
     let command = args.paths.iter().map(|p| p.display().to_string()).collect();
-    let mut report = run_plans(&scenarios.plans, servers, args, command, cancel).await;
+    let (mut report, lost) = run_plans_lost(&scenarios.plans, servers, args, command, cancel).await;
+    let alive: Vec<Server> = servers
+        .iter()
+        .filter(|s| !lost.contains(&s.target.label))
+        .cloned()
+        .collect();
     for plan in &scenarios.interleavings {
         if cancel.is_cancelled() {
             report.interrupted = true;
@@ -698,7 +832,7 @@ async fn run_on(
         }
         report
             .interleavings
-            .push(run_interleaving(plan, servers, args, cancel).await?);
+            .push(run_interleaving(plan, &alive, args, cancel).await?);
     }
     let (json_path, html_path, write_errors) = write_results(&report, args);
     Ok(RunOutcome {

@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Run scenario files (or directories of them) against PostgreSQL and MySQL/MariaDB.
     Run(RunArgs),
@@ -83,15 +84,24 @@ pub struct RunArgs {
     /// Run only these strategies (by name).
     #[arg(long = "strategy", value_name = "NAME", value_delimiter = ',')]
     pub strategies: Vec<String>,
-    /// Override the number of workers (concurrent sessions).
-    #[arg(long)]
+    /// Override the number of workers (concurrent sessions), 1 to 10,000 (each holds a
+    /// connection: the server's max_connections must allow them).
+    #[arg(long, value_parser = parse_workers)]
     pub workers: Option<usize>,
-    /// Override the number of operations per strategy and database.
-    #[arg(long)]
+    /// Override the number of operations per strategy and database, 1 to 10^12.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub operations: Option<u64>,
     /// Override the run length per strategy and database (e.g. 10s, 500ms, 2m).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Limit on each statement (e.g. 5s, 500ms): one that gets no answer in time is counted
+    /// as `timeout` and cancelled from a side connection. Default: the scenario's lock wait
+    /// limit plus 5 s (see docs/scenario-format.md).
+    #[arg(long, value_parser = parse_duration, env = "KEYRACE_STATEMENT_TIMEOUT")]
+    pub statement_timeout: Option<std::time::Duration>,
+    /// Limit on opening a connection (TCP, TLS, start-up, authentication); default 10s.
+    #[arg(long, value_parser = parse_duration, env = "KEYRACE_CONNECT_TIMEOUT")]
+    pub connect_timeout: Option<std::time::Duration>,
     /// Override the key seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -134,6 +144,13 @@ pub struct CheckArgs {
     /// Scenario files or directories.
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
+    /// Also prepare every step of every strategy on this PostgreSQL server (a URL), in a
+    /// database keyrace creates with the scenario's schema and drops again.
+    #[arg(long = "postgres", value_name = "URL")]
+    pub postgres: Option<String>,
+    /// The same on this MySQL/MariaDB server (a URL).
+    #[arg(long = "mysql", value_name = "URL")]
+    pub mysql: Option<String>,
 }
 
 /// `keyrace show`
@@ -225,5 +242,17 @@ impl RunArgs {
             Ok(Command::Run(args)) => args,
             other => unreachable!("static arguments of `keyrace run` always parse: {other:?}"),
         }
+    }
+}
+
+/// `--workers`: 1 to 10,000, the range the scenario file accepts.
+fn parse_workers(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if (1..=10_000).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("must be from 1 to 10000, found {n}"))
     }
 }

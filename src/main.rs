@@ -37,8 +37,9 @@ fn main() -> ExitCode {
             if reaped.reaped.is_empty() {
                 eprintln!("no orphaned throwaway servers");
             }
+            let databases = reap_databases();
             if reaped.errors.is_empty() {
-                ExitCode::SUCCESS
+                databases
             } else {
                 ExitCode::from(2)
             }
@@ -50,6 +51,9 @@ fn main() -> ExitCode {
             run(args, cli.threads)
         }
         Command::Check(args) => match app::load_all(&args.paths) {
+            Ok(found) if args.postgres.is_some() || args.mysql.is_some() => {
+                check_on_servers(&found, &args)
+            }
             Ok(found) => {
                 let mut text = String::new();
                 for p in found.plans {
@@ -252,12 +256,20 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     wide: args.wide,
                 };
                 let text = match args.output_format() {
-                    Format::Table => report::table::render(&out.report, &opts),
+                    Format::Table => {
+                        report::table::render(&out.report, &opts)
+                            + &report::errors::render(&out.report)
+                    }
                     Format::Markdown => report::markdown::render(&out.report),
                     Format::Json => json(&out.report),
                     Format::Csv => report::csv::render(&out.report),
                 };
                 let printed = print_out(&text, ExitCode::SUCCESS);
+                for s in out.report.scenarios.iter() {
+                    for e in s.error.iter().flat_map(|e| e.lines()) {
+                        eprintln!("error: {}: {e}", s.file);
+                    }
+                }
                 for e in &out.write_errors {
                     eprintln!("error: {e}");
                 }
@@ -281,10 +293,64 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     exit_code(&out.report)
                 }
             }
+            Err(e @ app::AppError::Interrupted(_)) => {
+                eprintln!("{e}");
+                ExitCode::from(130)
+            }
             Err(e) => {
                 report_error(&e);
                 ExitCode::from(2)
             }
         }
     })
+}
+
+/// `keyrace check --postgres URL --mysql URL`: prepare every step on the servers.
+fn check_on_servers(found: &app::Scenarios, args: &keyrace::cli::CheckArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let urls = [
+        (keyrace::db::Dialect::Postgres, args.postgres.as_deref()),
+        (keyrace::db::Dialect::Mysql, args.mysql.as_deref()),
+    ];
+    match runtime.block_on(app::check_on_servers(&found.plans, &urls)) {
+        Ok(lines) => print_out(&(lines.join("\n") + "\n"), ExitCode::SUCCESS),
+        Err(e) => {
+            report_error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `keyrace reap`, second half: drop the databases that killed runs left on URL servers.
+fn reap_databases() -> ExitCode {
+    match keyrace::provision::run_state::reap_run_databases() {
+        Ok(r) => {
+            for (db, server) in &r.dropped {
+                eprintln!("dropped database {db} left by a killed keyrace on {server}");
+            }
+            for (db, server, why) in &r.kept {
+                eprintln!("kept database {db} on {server} (tried again next time): {why}");
+            }
+            for (path, why) in &r.ignored {
+                eprintln!("ignored {}: {why}", path.display());
+            }
+            if r.dropped.is_empty() && r.kept.is_empty() {
+                eprintln!("no databases left by killed runs");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -196,6 +196,10 @@ pub struct Workload {
     /// Lock wait limit per statement, ms (PostgreSQL `lock_timeout`; InnoDB
     /// `innodb_lock_wait_timeout`, rounded up to whole seconds).
     pub lock_timeout_ms: u64,
+    /// keyrace's own deadline per statement, ms; `None`: the lock wait limit plus 5 s (see
+    /// [`crate::runner::statement_timeout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_timeout_ms: Option<u64>,
     /// Runs of each strategy × database (`repeat` in the file, `--repeat`); 1 by default.
     pub repeat: u32,
 }

@@ -461,3 +461,25 @@ fn thousands_of_sessions_or_steps_neither_overflow_the_stack_nor_take_long() {
         start.elapsed()
     );
 }
+
+#[test]
+fn command_line_counts_are_range_checked() {
+    for args in [
+        &["--workers", "0"][..],
+        &["--workers", "100000"][..],
+        &["--operations", "0"][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyrace"))
+            .arg("run")
+            .args(args)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scenarios/signup-race.toml"
+            ))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+    }
+}

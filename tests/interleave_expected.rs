@@ -44,6 +44,7 @@ fn report() -> InterleaveReport {
         description: None,
         teaches: None,
         source: "demo.toml".into(),
+        sessions: vec![],
         targets: vec![TargetReport {
             label: "postgres".into(),
             dialect: Dialect::Postgres,

@@ -1,4 +1,5 @@
-//! Interrupting `keyrace run` with throwaway local servers: SIGINT, SIGTERM, and SIGKILL
+//! Interrupting `keyrace run` with throwaway local servers: SIGINT, SIGTERM, two SIGINTs 2 ms
+//! apart, SIGINT during server start-up, and SIGKILL
 //! followed by `keyrace reap` must leave no server process, no open port and no directory.
 //!
 //! Each test gives the binary its own servers root (`KEYRACE_SERVERS_DIR`) and starts it in
@@ -10,6 +11,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyrace::provision::{self, Marker, SERVERS_DIR_ENV};
+
+/// One test at a time: five parallel `mariadb-install-db` runs on a loaded 2-core machine
+/// sometimes fail, which says nothing about interrupting keyrace.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 struct Sandbox {
     tmp: tempfile::TempDir,
@@ -167,6 +176,7 @@ fn assert_all_gone(sessions: &[(PathBuf, Marker)], root: &Path) {
 }
 
 fn interrupt_with(sig: libc::c_int, name: &str) {
+    let _serial = serial();
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();
     let sessions = sandbox.wait_for_servers(&mut keyrace);
@@ -200,6 +210,7 @@ fn sigterm_stops_servers_and_removes_directories() {
 
 #[test]
 fn sigkill_leaves_orphans_that_the_next_start_reaps() {
+    let _serial = serial();
     let sandbox = Sandbox::new();
     let mut keyrace = sandbox.spawn_run();
     let sessions = sandbox.wait_for_servers(&mut keyrace);
@@ -222,4 +233,77 @@ fn sigkill_leaves_orphans_that_the_next_start_reaps() {
     );
     eprintln!("ps after keyrace reap:\n{}", ps(&sandbox.root()));
     assert_all_gone(&sessions, &sandbox.root());
+}
+
+#[test]
+fn two_sigints_2ms_apart_still_write_results_and_stop_servers() {
+    let _serial = serial();
+    let sandbox = Sandbox::new();
+    let mut keyrace = sandbox.spawn_run();
+    let sessions = sandbox.wait_for_servers(&mut keyrace);
+    let t0 = Instant::now();
+    // SAFETY: signals keyrace's own process group (process_group(0) made it the leader).
+    unsafe { libc::kill(-(keyrace.id() as i32), libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(2));
+    // SAFETY: as above.
+    unsafe { libc::kill(-(keyrace.id() as i32), libc::SIGINT) };
+    let Some(status) = wait_exit(&mut keyrace, Duration::from_secs(60)) else {
+        let _ = keyrace.kill();
+        panic!(
+            "keyrace still runs 60 s after two SIGINTs:\n{}",
+            sandbox.log()
+        );
+    };
+    eprintln!(
+        "TIME-TO-EXIT two SIGINTs 2 ms apart (local servers): {} ms, {status}",
+        t0.elapsed().as_millis()
+    );
+    assert_eq!(status.code(), Some(130), "{}", sandbox.log());
+    let results: Vec<_> = std::fs::read_dir(sandbox.tmp.path().join("results"))
+        .unwrap_or_else(|e| panic!("no results directory: {e}\n{}", sandbox.log()))
+        .flatten()
+        .collect();
+    assert_eq!(results.len(), 1, "results written:\n{}", sandbox.log());
+    assert_all_gone(&sessions, &sandbox.root());
+}
+
+#[test]
+fn sigint_during_server_start_up_exits_130() {
+    let _serial = serial();
+    let sandbox = Sandbox::new();
+    let mut keyrace = sandbox.spawn_run();
+    // As soon as a session directory exists, the server is being initialised.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(sandbox.root())
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no server start:\n{}",
+            sandbox.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t0 = Instant::now();
+    // SAFETY: signals keyrace's own process group.
+    unsafe { libc::kill(-(keyrace.id() as i32), libc::SIGINT) };
+    let Some(status) = wait_exit(&mut keyrace, Duration::from_secs(60)) else {
+        let _ = keyrace.kill();
+        panic!("keyrace still runs 60 s after SIGINT:\n{}", sandbox.log());
+    };
+    eprintln!(
+        "TIME-TO-EXIT SIGINT during server start-up: {} ms, {status}",
+        t0.elapsed().as_millis()
+    );
+    assert_eq!(status.code(), Some(130), "{}", sandbox.log());
+    let left: Vec<_> = std::fs::read_dir(sandbox.root())
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}\n{}", ps(&sandbox.root()));
+    assert!(
+        provision::processes_referencing(&sandbox.root()).is_empty(),
+        "{}",
+        ps(&sandbox.root())
+    );
 }

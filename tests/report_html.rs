@@ -11,6 +11,9 @@ fn sample() -> Report {
     Report::read_json(&path).expect("fixture is a report")
 }
 
+/// Plots per scenario with results.
+const PLOTS: usize = 6;
+
 /// Every `<svg` in the page.
 fn svg_count(page: &str) -> usize {
     page.matches("<svg").count()
@@ -89,11 +92,18 @@ fn page_shows_scenarios_strategies_and_servers() {
 fn one_svg_per_plot() {
     let r = sample();
     let page = html::render(&r);
-    // Three plots for each scenario with results.
+    // Six plots for each scenario with results.
     let with_results = r.scenarios.iter().filter(|s| !s.results.is_empty()).count();
-    assert_eq!(svg_count(&page), 3 * with_results, "{page}");
+    assert_eq!(svg_count(&page), PLOTS * with_results, "{page}");
     assert!(!page.contains("plot unavailable"), "a plot failed to draw");
-    for title in ["Throughput", "Latency", "Outcome mix"] {
+    for title in [
+        "What went wrong",
+        "Throughput",
+        "Throughput over time",
+        "Latency",
+        "Latency distribution",
+        "Outcome mix",
+    ] {
         assert!(page.contains(&format!("<h3>{title}</h3>")));
     }
     // Outcome classes appear in the outcome-mix legend.
@@ -200,9 +210,153 @@ fn single_database() {
     for s in &mut r.scenarios {
         s.results.retain(|x| x.database == only);
     }
+    r.conclude();
     let page = html::render(&r);
-    assert_eq!(svg_count(&page), 3 * 2);
+    assert_eq!(svg_count(&page), PLOTS * 2);
     assert!(!page.contains("MariaDB"));
     // With one database the outcome rows are labelled by strategy alone.
     assert!(!page.contains(&format!("check-then-insert · {only}")));
+}
+
+fn interleave_sample() -> Report {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-lanes.json");
+    Report::read_json(&path).expect("fixture is a report")
+}
+
+/// The `N held, M failed` of the terminal's last line and of the page's summary.
+fn terminal_counts(r: &Report) -> (usize, usize) {
+    let text = keyrace::report::table::render(r, &Default::default());
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" held, ") && l.contains(" failed"))
+        .expect("terminal summary line");
+    let nums: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+fn page_counts(page: &str) -> (usize, usize) {
+    let grab = |id: &str| -> usize {
+        let at = page.find(&format!("id=\"{id}\">")).expect("summary count") + id.len() + 6;
+        page[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number")
+    };
+    (grab("held"), grab("failed"))
+}
+
+#[test]
+fn interleavings_count_like_the_terminal() {
+    // Interleavings only (was "0 scenarios, 0 held" while the terminal said 7 held).
+    let il = interleave_sample();
+    let page = html::render(&il);
+    let n = il.interleavings.len();
+    assert!(n > 0);
+    assert!(
+        page.contains(&format!("{n} scenarios (interleavings)")),
+        "{page}"
+    );
+    assert_eq!(page_counts(&page), terminal_counts(&il));
+    assert_eq!(
+        page_counts(&page).0,
+        n,
+        "every interleaving matched its expected files"
+    );
+    // Both kinds in one run (was 189 held on the page, 196 in the terminal).
+    let mut both = sample();
+    both.interleavings = il.interleavings.clone();
+    let page = html::render(&both);
+    assert_eq!(page_counts(&page), terminal_counts(&both));
+    let stress_only = page_counts(&html::render(&sample()));
+    assert_eq!(page_counts(&page).0, stress_only.0 + n);
+    assert!(page.contains(&format!(
+        "{} scenarios ({} stress, {n} interleaving)",
+        both.scenarios.len() + n,
+        both.scenarios.len()
+    )));
+}
+
+#[test]
+fn interleavings_have_a_summary_table_and_swim_lanes() {
+    let il = interleave_sample();
+    let page = html::render(&il);
+    assert_offline(&page);
+    let tables = page
+        .matches("<table class=\"interleave-summary cards\">")
+        .count();
+    assert_eq!(tables, il.interleavings.len());
+    let permutations: usize = il
+        .interleavings
+        .iter()
+        .map(|i| {
+            i.report["targets"][0]["permutations"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert!(permutations >= il.interleavings.len());
+    assert_eq!(page.matches("<tr data-permutation=").count(), permutations);
+    assert_eq!(
+        page.matches("<figure class=\"lanes\"").count(),
+        permutations
+    );
+    assert_eq!(
+        page.matches("<svg class=\"swimlanes\"").count(),
+        permutations
+    );
+    // check-then-insert: s2_insert waits for s1's commit, then fails with a unique violation.
+    let first = &page[page
+        .find("id=\"interleaving-0-perm-0\"")
+        .expect("first picture")..];
+    let first = &first[..first.find("</figure>").expect("figure ends")];
+    assert!(first.contains("class=\"wait-bar\""), "{first}");
+    assert!(first.contains("lane-step lane-error"), "{first}");
+    assert!(first.contains("✕ 23505 unique"), "{first}");
+    assert!(first.contains("✕ 1062 unique"), "{first}");
+    // Lanes are the sessions.
+    assert!(first.contains(">s1</text>") && first.contains(">s2</text>"));
+    // The summary rows say what the terminal's summary says.
+    assert!(page.contains("s2_insert: unique_violation 23505 (waited: s2_insert)"));
+}
+
+#[test]
+fn key_table_has_the_figures_and_time_to_first_violation() {
+    let r = sample();
+    let page = html::render(&r);
+    let s = &r.scenarios[0];
+    for res in s.results.iter().filter(|x| x.available) {
+        let marker = format!(
+            "data-strategy=\"{}\" data-database=\"{}\">",
+            html::escape(&res.strategy),
+            html::escape(&res.database)
+        );
+        let at = page
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no key row for {marker}"));
+        let row = &page[at..at + page[at..].find("</tr>").expect("row ends")];
+        let cell = |label: &str| -> String {
+            let k = format!("data-label=\"{label}\">");
+            let i = row
+                .find(&k)
+                .unwrap_or_else(|| panic!("no {label} cell in {row}"))
+                + k.len();
+            row[i..i + row[i..].find("</td>").expect("cell ends")].to_string()
+        };
+        assert_eq!(cell("dup rows"), keyrace::report::num(res.duplicate_rows));
+        assert!(
+            cell("violations").starts_with(&keyrace::report::num(res.outcomes.unique_violation))
+        );
+        assert_eq!(cell("p99 µs"), keyrace::report::num(res.latency_us.p99));
+        match res.time_to_first_violation_ms {
+            Some(_) => {
+                assert!(cell("1st viol.").ends_with(" ms") || cell("1st viol.").ends_with(" s"))
+            }
+            None => assert_eq!(cell("1st viol."), "–"),
+        }
+    }
 }

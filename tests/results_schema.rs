@@ -242,12 +242,36 @@ fn real_run_matches_schema() {
         results.iter().any(|r| r["available"] == Value::Bool(false)),
         "expected an unavailable strategy (insert-ignore on PostgreSQL or ON CONFLICT on MySQL)"
     );
-    // Every strategy that ran has a verdict with reasons; the scenario names its fastest
-    // safe strategy per database.
+    // Every strategy that ran has a verdict with reasons; its per-second series add up to
+    // its totals and its latency CDF ends at 100 %; the scenario names its fastest safe
+    // strategy per database.
     for r in results
         .iter()
         .filter(|r| r["available"] == Value::Bool(true))
     {
+        let sum = |v: &Value| -> u64 {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap())
+                .sum()
+        };
+        let ps = &r["per_second"];
+        assert_eq!(sum(&ps["ops"]), r["ops"].as_u64().unwrap(), "{ps}");
+        for (class, series) in ps["outcomes"].as_object().unwrap() {
+            assert_eq!(
+                sum(series),
+                r["outcomes"][class].as_u64().unwrap(),
+                "{class}: {ps}"
+            );
+        }
+        let cdf = r["latency_cdf_us"].as_array().unwrap();
+        assert_eq!(
+            cdf.last().unwrap()["fraction"].as_f64(),
+            Some(1.0),
+            "{cdf:?}"
+        );
+        assert_eq!(cdf.last().unwrap()["us"], r["latency_us"]["max"], "{cdf:?}");
         let level = r["verdict"]["level"].as_str().unwrap_or_default();
         assert!(
             ["safe", "errors", "unsafe"].contains(&level),

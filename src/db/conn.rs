@@ -1,24 +1,59 @@
-//! One dedicated connection per session, and statement execution with bound parameters.
+//! One dedicated connection per session, and statement execution with bound parameters,
+//! each connect and statement bounded by a deadline so a silent or stopped server cannot hang
+//! keyrace.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sqlx::{
     Column, Connection, Executor, Row, SqlStr, mysql::MySqlConnection, postgres::PgConnection,
 };
 
-use super::{DbError, Dialect, classify};
+use super::{DbError, Dialect, Outcome, classify};
+
+/// Default limit on opening a connection (TCP connect, TLS, startup, authentication), ms.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The process-wide connect timeout, ms (see [`set_connect_timeout`]).
+static CONNECT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
+
+/// Sets the limit on opening any connection (`--connect-timeout`; default
+/// [`DEFAULT_CONNECT_TIMEOUT`]). A server that accepts TCP but never answers (a silent
+/// listener, a stopped process) fails with a connection error after this long.
+pub fn set_connect_timeout(d: Duration) {
+    CONNECT_TIMEOUT_MS.store(d.as_millis().max(1) as u64, Ordering::Relaxed);
+}
+
+/// The current connect timeout (see [`set_connect_timeout`]).
+pub fn connect_timeout() -> Duration {
+    Duration::from_millis(CONNECT_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+#[derive(Debug)]
+enum Inner {
+    Pg(PgConnection),
+    My(MySqlConnection),
+}
 
 /// A dedicated connection to PostgreSQL or MySQL/MariaDB.
 ///
 /// Each worker (session) owns one for the whole run, so no time is spent acquiring
 /// connections from a pool on the hot path. Statements go through sqlx's per-connection
 /// prepared-statement cache: each distinct SQL text is prepared once and reused.
+///
+/// With a statement timeout set ([`Conn::set_statement_timeout`]), a statement that gets no
+/// answer in time fails with [`Outcome::Timeout`] (code `timeout`) and the connection is
+/// marked broken: the server may still be running the statement (cancel it from another
+/// connection with [`cancel_backend`] and the [`Conn::backend_id`]), and every later call
+/// fails at once with the same class until the connection is replaced.
 #[derive(Debug)]
-pub enum Conn {
-    /// A PostgreSQL connection.
-    Pg(PgConnection),
-    /// A MySQL/MariaDB connection.
-    My(MySqlConnection),
+pub struct Conn {
+    inner: Inner,
+    statement_timeout: Option<Duration>,
+    backend_id: Option<u64>,
+    broken: bool,
 }
-
 /// A value bound to a statement parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Param<'a> {
@@ -41,63 +76,153 @@ pub struct StepResult {
     pub first_bool: Option<bool>,
 }
 
+/// The error of a statement or connect that got no answer within `limit`.
+fn timed_out(what: &str, limit: Duration) -> DbError {
+    DbError {
+        class: Outcome::Timeout,
+        code: "timeout".into(),
+        message: format!("no answer to {what} within {}", fmt_duration(limit)),
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
 impl Conn {
-    /// Opens a connection to `url` (a `postgres://` or `mysql://` URL).
+    /// Opens a connection to `url` (a `postgres://` or `mysql://` URL) within the connect
+    /// timeout ([`connect_timeout`]).
     ///
-    /// Errors: the classified connection error (usually [`super::Outcome::ConnectionError`]).
+    /// Errors: the classified connection error (usually [`Outcome::ConnectionError`]); a
+    /// server that does not answer in time gives [`Outcome::ConnectionError`] with code
+    /// `connect_timeout`.
     pub async fn connect(dialect: Dialect, url: &str) -> Result<Conn, DbError> {
-        match dialect {
-            Dialect::Postgres => PgConnection::connect(url).await.map(Conn::Pg),
-            Dialect::Mysql => MySqlConnection::connect(url).await.map(Conn::My),
+        let limit = connect_timeout();
+        let fut = async {
+            match dialect {
+                Dialect::Postgres => PgConnection::connect(url).await.map(Inner::Pg),
+                Dialect::Mysql => MySqlConnection::connect(url).await.map(Inner::My),
+            }
+            .map_err(|e| classify(dialect, &e))
+        };
+        match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r.map(|inner| Conn {
+                inner,
+                statement_timeout: None,
+                backend_id: None,
+                broken: false,
+            }),
+            Err(_) => Err(DbError {
+                class: Outcome::ConnectionError,
+                code: "connect_timeout".into(),
+                message: format!(
+                    "the server accepted no connection within {} (connect timeout)",
+                    fmt_duration(limit)
+                ),
+            }),
         }
-        .map_err(|e| classify(dialect, &e))
     }
 
     /// The dialect of this connection.
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Conn::Pg(_) => Dialect::Postgres,
-            Conn::My(_) => Dialect::Mysql,
+        match self.inner {
+            Inner::Pg(_) => Dialect::Postgres,
+            Inner::My(_) => Dialect::Mysql,
         }
+    }
+
+    /// Bounds every later statement on this connection by `limit` (`None`: no bound).
+    pub fn set_statement_timeout(&mut self, limit: Option<Duration>) {
+        self.statement_timeout = limit;
+    }
+
+    /// True once a statement missed its deadline: the connection must be replaced.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// The server's id of this session (PostgreSQL `pg_backend_pid()`, MySQL/MariaDB
+    /// `CONNECTION_ID()`), once read by [`Conn::read_backend_id`].
+    pub fn backend_id(&self) -> Option<u64> {
+        self.backend_id
+    }
+
+    /// Reads and remembers the server's id of this session (see [`Conn::backend_id`]), so
+    /// a statement that misses its deadline can be cancelled from another connection.
+    ///
+    /// Errors: the database error.
+    pub async fn read_backend_id(&mut self) -> Result<Option<u64>, DbError> {
+        let sql = match self.dialect() {
+            Dialect::Postgres => "SELECT pg_backend_pid()::text",
+            Dialect::Mysql => "SELECT CAST(CONNECTION_ID() AS CHAR)",
+        };
+        let id = self.scalar_text(sql).await?.and_then(|t| t.parse().ok());
+        self.backend_id = id;
+        Ok(id)
+    }
+
+    /// The error every call on a broken connection returns at once.
+    fn check_broken(&self) -> Result<(), DbError> {
+        if self.broken {
+            return Err(DbError {
+                class: Outcome::Timeout,
+                code: "timeout".into(),
+                message: "the connection missed a statement deadline earlier".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Runs SQL without parameters over the simple/text protocol (BEGIN, COMMIT, DDL,
     /// several statements separated by `;`). Results are discarded.
     pub async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.check_broken()?;
         let dialect = self.dialect();
         let sql = sqlx::AssertSqlSafe(sql.to_string());
-        let r = match self {
-            Conn::Pg(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
-            Conn::My(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+                Inner::My(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+            }
         };
-        r.map_err(|e| classify(dialect, &e))
+        within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// [`Conn::batch`] for SQL known at compile time (BEGIN, COMMIT, ROLLBACK, SAVEPOINT):
     /// no copy of the text per call.
     pub async fn batch_static(&mut self, sql: &'static str) -> Result<(), DbError> {
+        self.check_broken()?;
         let dialect = self.dialect();
-        let r = match self {
-            Conn::Pg(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
-            Conn::My(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+                Inner::My(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+            }
         };
-        r.map_err(|e| classify(dialect, &e))
+        within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Executes a write statement and returns the rows it affected.
     pub async fn execute(&mut self, sql: &SqlStr, params: &[Param<'_>]) -> Result<u64, DbError> {
+        self.check_broken()?;
         let dialect = self.dialect();
-        let r = match self {
-            Conn::Pg(c) => {
-                let q = bind_params(sqlx::query::<sqlx::Postgres>(sql.clone()), params);
-                q.execute(&mut *c).await.map(|r| r.rows_affected())
-            }
-            Conn::My(c) => {
-                let q = bind_params(sqlx::query::<sqlx::MySql>(sql.clone()), params);
-                q.execute(&mut *c).await.map(|r| r.rows_affected())
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => {
+                    let q = bind_params(sqlx::query::<sqlx::Postgres>(sql.clone()), params);
+                    q.execute(&mut *c).await.map(|r| r.rows_affected())
+                }
+                Inner::My(c) => {
+                    let q = bind_params(sqlx::query::<sqlx::MySql>(sql.clone()), params);
+                    q.execute(&mut *c).await.map(|r| r.rows_affected())
+                }
             }
         };
-        r.map_err(|e| classify(dialect, &e))
+        within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Runs a statement that may return rows and reports whether it did, with the first
@@ -107,49 +232,87 @@ impl Conn {
         sql: &SqlStr,
         params: &[Param<'_>],
     ) -> Result<StepResult, DbError> {
+        self.check_broken()?;
         let dialect = self.dialect();
-        let r = match self {
-            Conn::Pg(c) => {
-                let q = bind_params(sqlx::query::<sqlx::Postgres>(sql.clone()), params);
-                q.fetch_optional(&mut *c)
-                    .await
-                    .map(|row| row.map(|r| first_value(&r)))
-            }
-            Conn::My(c) => {
-                let q = bind_params(sqlx::query::<sqlx::MySql>(sql.clone()), params);
-                q.fetch_optional(&mut *c)
-                    .await
-                    .map(|row| row.map(|r| first_value(&r)))
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => {
+                    let q = bind_params(sqlx::query::<sqlx::Postgres>(sql.clone()), params);
+                    q.fetch_optional(&mut *c)
+                        .await
+                        .map(|row| row.map(|r| first_value(&r)))
+                }
+                Inner::My(c) => {
+                    let q = bind_params(sqlx::query::<sqlx::MySql>(sql.clone()), params);
+                    q.fetch_optional(&mut *c)
+                        .await
+                        .map(|row| row.map(|r| first_value(&r)))
+                }
             }
         };
-        match r {
-            Ok(Some((first_int, first_bool))) => Ok(StepResult {
+        match within(dialect, self.statement_timeout, &mut self.broken, fut).await? {
+            Some((first_int, first_bool)) => Ok(StepResult {
                 rows_affected: 1,
                 returned_row: true,
                 first_int,
                 first_bool,
             }),
-            Ok(None) => Ok(StepResult::default()),
-            Err(e) => Err(classify(dialect, &e)),
+            None => Ok(StepResult::default()),
         }
+    }
+
+    /// Prepares `sql` on the server without running it, binding parameters of the given
+    /// kinds (`true`: text, `false`: BIGINT) so PostgreSQL infers the same types as at run
+    /// time. The server checks syntax and that tables, columns and functions exist.
+    ///
+    /// Errors: the server's error (e.g. 42703 undefined column, 1054 on MySQL/MariaDB).
+    pub async fn prepare(&mut self, sql: &SqlStr, text_params: &[bool]) -> Result<(), DbError> {
+        self.check_broken()?;
+        let dialect = self.dialect();
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => {
+                    use sqlx::{Postgres, Type};
+                    let types: Vec<_> = text_params
+                        .iter()
+                        .map(|&t| {
+                            if t {
+                                <&str as Type<Postgres>>::type_info()
+                            } else {
+                                <i64 as Type<Postgres>>::type_info()
+                            }
+                        })
+                        .collect();
+                    (&mut *c)
+                        .prepare_with(sql.clone(), &types)
+                        .await
+                        .map(|_| ())
+                }
+                Inner::My(c) => (&mut *c).prepare(sql.clone()).await.map(|_| ()),
+            }
+        };
+        within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Returns the first column of the first row as text (for versions and settings), or
     /// `None` when there is no row or the value is NULL.
     pub async fn scalar_text(&mut self, sql: &str) -> Result<Option<String>, DbError> {
+        self.check_broken()?;
         let dialect = self.dialect();
         let sql = sqlx::AssertSqlSafe(sql.to_string());
-        let r = match self {
-            Conn::Pg(c) => c
-                .fetch_optional(sqlx::raw_sql(sql))
-                .await
-                .map(|o| o.and_then(|r| text_value(&r))),
-            Conn::My(c) => c
-                .fetch_optional(sqlx::raw_sql(sql))
-                .await
-                .map(|o| o.and_then(|r| text_value(&r))),
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => c
+                    .fetch_optional(sqlx::raw_sql(sql))
+                    .await
+                    .map(|o| o.and_then(|r| text_value(&r))),
+                Inner::My(c) => c
+                    .fetch_optional(sqlx::raw_sql(sql))
+                    .await
+                    .map(|o| o.and_then(|r| text_value(&r))),
+            }
         };
-        r.map_err(|e| classify(dialect, &e))
+        within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Returns every row of a query as text cells (NULL as `None`); for verification and
@@ -158,19 +321,22 @@ impl Conn {
         &mut self,
         sql: &str,
     ) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), DbError> {
+        self.check_broken()?;
         let dialect = self.dialect();
         let sql = sqlx::AssertSqlSafe(sql.to_string());
-        let r = match self {
-            Conn::Pg(c) => c
-                .fetch_all(sqlx::raw_sql(sql))
-                .await
-                .map(|rows| text_rows(&rows)),
-            Conn::My(c) => c
-                .fetch_all(sqlx::raw_sql(sql))
-                .await
-                .map(|rows| text_rows(&rows)),
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => c
+                    .fetch_all(sqlx::raw_sql(sql))
+                    .await
+                    .map(|rows| text_rows(&rows)),
+                Inner::My(c) => c
+                    .fetch_all(sqlx::raw_sql(sql))
+                    .await
+                    .map(|rows| text_rows(&rows)),
+            }
         };
-        r.map_err(|e| classify(dialect, &e))
+        within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Runs `sql` (one or several statements) over the text protocol for an interleaving
@@ -181,9 +347,13 @@ impl Conn {
     /// definitions of a result set with no rows, so such a set is not reported.
     pub async fn step_text(&mut self, sql: &str) -> super::StepText {
         use futures_util::TryStreamExt;
+        let mut out = super::StepText::default();
+        if let Err(e) = self.check_broken() {
+            out.error = Some(e);
+            return out;
+        }
         let dialect = self.dialect();
         let sql = sqlx::AssertSqlSafe(sql.to_string());
-        let mut out = super::StepText::default();
         let mut current: Vec<Vec<Option<String>>> = Vec::new();
         let mut columns: Vec<String> = Vec::new();
         macro_rules! collect {
@@ -220,9 +390,9 @@ impl Conn {
                 }
             }};
         }
-        match self {
-            Conn::Pg(c) => collect!(c),
-            Conn::My(c) => collect!(c),
+        match &mut self.inner {
+            Inner::Pg(c) => collect!(c),
+            Inner::My(c) => collect!(c),
         }
         if !current.is_empty() {
             out.replies.push(super::Reply::Set {
@@ -233,13 +403,69 @@ impl Conn {
         out
     }
 
-    /// Closes the connection politely.
+    /// Closes the connection politely (at most one second; a broken connection is just
+    /// dropped, its socket closed).
     pub async fn close(self) {
-        let _ = match self {
-            Conn::Pg(c) => c.close().await,
-            Conn::My(c) => c.close().await,
+        if self.broken {
+            return;
+        }
+        let fut = async {
+            let _ = match self.inner {
+                Inner::Pg(c) => c.close().await,
+                Inner::My(c) => c.close().await,
+            };
         };
+        let _ = tokio::time::timeout(Duration::from_secs(1), fut).await;
     }
+}
+
+/// Runs a statement future within `limit`; on expiry marks the connection broken.
+async fn within<T>(
+    dialect: Dialect,
+    limit: Option<Duration>,
+    broken: &mut bool,
+    fut: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, DbError> {
+    let r = match limit {
+        None => fut.await,
+        Some(limit) => match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                *broken = true;
+                return Err(timed_out("a statement", limit));
+            }
+        },
+    };
+    r.map_err(|e| classify(dialect, &e))
+}
+
+/// Cancels the statement that session `backend_id` is running, from a new connection to
+/// `url` (PostgreSQL `pg_cancel_backend(pid)`, MySQL/MariaDB `KILL QUERY id`), within the
+/// connect timeout plus `limit`. Returns whether the server confirmed it.
+///
+/// Errors: the connection or database error; a timeout as [`Outcome::Timeout`].
+pub async fn cancel_backend(
+    dialect: Dialect,
+    url: &str,
+    backend_id: u64,
+    limit: Duration,
+) -> Result<bool, DbError> {
+    let mut side = Conn::connect(dialect, url).await?;
+    side.set_statement_timeout(Some(limit));
+    let r = match dialect {
+        Dialect::Postgres => side
+            .scalar_text(&format!("SELECT pg_cancel_backend({backend_id})::text"))
+            .await
+            .map(|v| v.as_deref() == Some("true")),
+        Dialect::Mysql => match side.batch(&format!("KILL QUERY {backend_id}")).await {
+            Ok(()) => Ok(true),
+            // 1094: unknown thread id (the session is already gone).
+            Err(e) if e.code == "1094" => Ok(false),
+            Err(e) => Err(e),
+        },
+    };
+    side.close().await;
+    r
 }
 
 /// Binds `params` in order (integers as BIGINT, text borrowed, not copied), for either dialect.

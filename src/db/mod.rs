@@ -7,7 +7,10 @@ mod outcome;
 mod step_conn;
 mod url;
 
-pub use conn::{Conn, Param, StepResult};
+pub use conn::{
+    Conn, DEFAULT_CONNECT_TIMEOUT, Param, StepResult, cancel_backend, connect_timeout,
+    set_connect_timeout,
+};
 pub use drop_guard::{DropGuard, drop_database_sql};
 pub use outcome::{DbError, Outcome, classify};
 pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText};

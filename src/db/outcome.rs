@@ -29,15 +29,21 @@ pub enum Outcome {
     /// PostgreSQL 55P03 (lock_timeout) and 57014 (statement cancelled);
     /// MySQL/MariaDB 1205, 1969 (MariaDB max_statement_time), 3024 (MySQL max_execution_time).
     LockTimeout,
-    /// The connection failed, closed or timed out (no server error code).
+    /// The connection failed, closed or could not be opened in time (no server error code).
     ConnectionError,
+    /// A statement got no answer within keyrace's per-statement deadline (or was still
+    /// running when the run had to end); it was cancelled from a side connection.
+    Timeout,
     /// Any other error; its code is kept in [`DbError::code`].
     Other,
 }
 
 impl Outcome {
+    /// How many classes there are (the length of per-class arrays).
+    pub const COUNT: usize = 10;
+
     /// Every class, in report order.
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; Outcome::COUNT] = [
         Outcome::Inserted,
         Outcome::Existed,
         Outcome::Updated,
@@ -46,6 +52,7 @@ impl Outcome {
         Outcome::SerializationFailure,
         Outcome::LockTimeout,
         Outcome::ConnectionError,
+        Outcome::Timeout,
         Outcome::Other,
     ];
 
@@ -60,6 +67,7 @@ impl Outcome {
             Outcome::SerializationFailure => "serialization_failure",
             Outcome::LockTimeout => "lock_timeout",
             Outcome::ConnectionError => "connection_error",
+            Outcome::Timeout => "timeout",
             Outcome::Other => "other",
         }
     }
@@ -70,6 +78,19 @@ impl Outcome {
         Outcome::ALL.into_iter().find(|o| o.name() == s)
     }
 
+    /// True for the classes a race produces and a strategy is expected to meet (unique
+    /// violation, deadlock, serialization failure, lock timeout): an error of another class
+    /// on every operation means the scenario or the server is broken, not the strategy.
+    pub fn is_race(self) -> bool {
+        matches!(
+            self,
+            Outcome::UniqueViolation
+                | Outcome::Deadlock
+                | Outcome::SerializationFailure
+                | Outcome::LockTimeout
+        )
+    }
+
     /// True for the error classes (everything but inserted, existed, updated).
     pub fn is_error(self) -> bool {
         !matches!(
@@ -78,7 +99,7 @@ impl Outcome {
         )
     }
 
-    /// Dense index into `[_; 9]` arrays, in [`Outcome::ALL`] order.
+    /// Dense index into `[_; Outcome::COUNT]` arrays, in [`Outcome::ALL`] order.
     pub fn index(self) -> usize {
         self as usize
     }

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use super::Error;
 use super::monitor::{Engine, Monitor};
 use super::output::{
-    Detection, Event, InterleaveReport, PermutationReport, StepError, StepOutcome, TargetReport,
-    is_query,
+    Detection, Event, InterleaveReport, PermutationReport, SessionSteps, StepError, StepOutcome,
+    TargetReport, is_query,
 };
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, Rows, SessionTask, StepItem, closed};
@@ -85,6 +85,18 @@ pub async fn run_repeated(
             description: plan.description.clone(),
             teaches: plan.teaches.clone(),
             source: plan.source.display().to_string(),
+            sessions: plan
+                .sessions
+                .iter()
+                .map(|s| SessionSteps {
+                    name: s.name.clone(),
+                    steps: s
+                        .steps
+                        .iter()
+                        .map(|&i| plan.steps[i].name.clone())
+                        .collect(),
+                })
+                .collect(),
             targets: per_target.iter().map(|v| v[rep].clone()).collect(),
         })
         .collect())

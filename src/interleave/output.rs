@@ -18,8 +18,19 @@ pub struct InterleaveReport {
     pub teaches: Option<String>,
     /// The file it came from.
     pub source: String,
+    /// The sessions and the steps each owns, in declaration order (for swim-lane pictures).
+    pub sessions: Vec<SessionSteps>,
     /// One entry per target, in the order given to [`super::run`].
     pub targets: Vec<TargetReport>,
+}
+
+/// A session's name and its steps' names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSteps {
+    /// Session name.
+    pub name: String,
+    /// Its steps, in declaration order.
+    pub steps: Vec<String>,
 }
 
 /// What happened on one target (server).

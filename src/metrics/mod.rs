@@ -1,5 +1,10 @@
 //! Worker-local recorders (hdrhistogram latencies in µs, outcome counters, acknowledged
-//! writes per key), merged once at the end of a run: nothing shared on the hot path.
+//! writes per key, per-second counts), merged once at the end of a run: nothing shared on the
+//! hot path.
+
+mod series;
+
+pub use series::{CdfPoint, MAX_SECONDS, PerSecond, Second, SecondCounts, cdf};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -23,19 +28,24 @@ pub struct Recorder {
     /// Operation latency, µs, 3 significant figures.
     pub latency: Histogram<u64>,
     /// Latency per final outcome class, µs, 2 significant figures, created on first use.
-    pub by_outcome: [Option<Histogram<u64>>; 9],
+    pub by_outcome: [Option<Histogram<u64>>; Outcome::COUNT],
     /// Final outcome of each operation, indexed by [`Outcome::index`].
-    pub outcomes: [u64; 9],
+    pub outcomes: [u64; Outcome::COUNT],
     /// Errors handled inside operations (retried, or caught and followed by a select).
-    pub handled: [u64; 9],
+    pub handled: [u64; Outcome::COUNT],
     /// Retries (attempts beyond the first).
     pub retries: u64,
     /// Codes of errors classified `other`, with counts.
     pub other_codes: BTreeMap<String, u64>,
+    /// Per error code (SQLSTATE / error number / client tag) that ended an operation: how
+    /// many, and the first message and step (see [`Recorder::error`]).
+    pub errors: BTreeMap<String, ErrorSample>,
     /// When the first unique violation was seen (handled or not).
     pub first_violation: Option<Instant>,
     /// Acknowledged writes per key number: inserts (signup) or increments (counting shapes).
     pub acked: HashMap<u64, u64>,
+    /// Operations per outcome class in each second since the run's start.
+    pub seconds: SecondCounts,
 }
 
 impl Default for Recorder {
@@ -43,12 +53,14 @@ impl Default for Recorder {
         Recorder {
             latency: histogram(3),
             by_outcome: Default::default(),
-            outcomes: [0; 9],
-            handled: [0; 9],
+            outcomes: [0; Outcome::COUNT],
+            handled: [0; Outcome::COUNT],
             retries: 0,
             other_codes: BTreeMap::new(),
+            errors: BTreeMap::new(),
             first_violation: None,
             acked: HashMap::new(),
+            seconds: SecondCounts::default(),
         }
     }
 }
@@ -63,6 +75,31 @@ impl Recorder {
         self.by_outcome[outcome.index()]
             .get_or_insert_with(|| histogram(2))
             .saturating_record(v);
+    }
+
+    /// Counts an error that ended an operation under its code; the first one of each code
+    /// keeps its message and the step that raised it (`step` is only called then, so the
+    /// hot path allocates nothing for repeated codes).
+    pub fn error(
+        &mut self,
+        class: Outcome,
+        code: &str,
+        message: &str,
+        step: impl FnOnce() -> String,
+    ) {
+        if let Some(e) = self.errors.get_mut(code) {
+            e.count += 1;
+            return;
+        }
+        self.errors.insert(
+            code.to_string(),
+            ErrorSample {
+                class,
+                count: 1,
+                message: message.to_string(),
+                step: step(),
+            },
+        );
     }
 
     /// Notes a unique violation seen at `at` (keeps the earliest).
@@ -91,7 +128,7 @@ impl Recorder {
                 }
             }
         }
-        for i in 0..9 {
+        for i in 0..Outcome::COUNT {
             self.outcomes[i] += other.outcomes[i];
             self.handled[i] += other.handled[i];
         }
@@ -99,6 +136,15 @@ impl Recorder {
         for (k, v) in other.other_codes {
             *self.other_codes.entry(k).or_default() += v;
         }
+        for (k, v) in other.errors {
+            match self.errors.get_mut(&k) {
+                Some(mine) => mine.count += v.count,
+                None => {
+                    self.errors.insert(k, v);
+                }
+            }
+        }
+        self.seconds.merge(&other.seconds);
         if let Some(f) = other.first_violation {
             self.saw_violation(f);
         }
@@ -113,6 +159,19 @@ impl Recorder {
             }
         }
     }
+}
+
+/// The errors of one code that ended operations: count, and the first one's message and step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorSample {
+    /// The outcome class of the code.
+    pub class: Outcome,
+    /// Operations that ended in it.
+    pub count: u64,
+    /// The server's (or client's) message of the first one.
+    pub message: String,
+    /// The step that raised the first one (`insert`, `COMMIT` ...).
+    pub step: String,
 }
 
 /// Latency quantiles, µs.

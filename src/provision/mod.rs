@@ -30,6 +30,7 @@ mod local_pg;
 mod private_dir;
 mod procs;
 mod reaper;
+pub mod run_state;
 mod signals;
 mod spec;
 

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{Outcomes, StrategyResult};
+use super::{ErrorSummary, Outcomes, StrategyResult};
 use crate::db::Outcome;
 use crate::expect::{Bound, Expectation, RunFigures, Verdict};
-use crate::metrics::Latency;
+use crate::metrics::{Latency, cdf};
 use crate::plan::{Mode, Workload};
 use crate::runner::{StrategyRun, Target};
 
@@ -68,10 +68,33 @@ pub fn result_of(
         }
     }
     let v = run.verification;
+    let partial = run.interrupted || run.failure.is_some() || !run.verified;
     let mut note = run.failure.clone();
     if run.interrupted {
-        note.get_or_insert_with(|| "interrupted: partial figures".into());
+        note.get_or_insert_with(|| "interrupted".into());
     }
+    let note = note.map(|n| {
+        if partial {
+            format!("partial figures: {n}")
+        } else {
+            n
+        }
+    });
+    let note = match (note, &run.timeouts) {
+        (Some(n), Some(t)) => Some(format!("{n}; {t}")),
+        (n, t) => n.or_else(|| t.clone()),
+    };
+    let errors = rec
+        .errors
+        .iter()
+        .map(|(code, e)| ErrorSummary {
+            code: code.clone(),
+            class: e.class.name().into(),
+            count: e.count,
+            message: e.message.clone(),
+            step: e.step.clone(),
+        })
+        .collect();
     let mut r = StrategyResult {
         strategy: strategy.to_string(),
         database: target.label.clone(),
@@ -95,6 +118,8 @@ pub fn result_of(
         time_to_first_violation_ms: rec
             .first_violation
             .map(|t| (t.saturating_duration_since(started).as_secs_f64() * 1e5).round() / 100.0),
+        per_second: rec.seconds.to_series(secs),
+        latency_cdf_us: cdf(&rec.latency),
         rows: v.rows,
         duplicate_rows: v.duplicate_rows,
         lost_updates: v.lost_updates,
@@ -104,10 +129,12 @@ pub fn result_of(
         verdict: None,
         spread: None,
         repetitions: vec![],
+        partial,
+        errors,
     };
     // Partial figures of an interrupted run would fail bounds like `inserted = 150` for no
     // reason: expectations are only evaluated on complete runs.
-    if !run.interrupted {
+    if !partial {
         evaluate(&mut r, expectations, target.dialect, workload);
     }
     r.verdict = super::verdict::judge(&r);
@@ -134,6 +161,8 @@ pub fn unavailable(strategy: &str, target: &Target, why: &str) -> StrategyResult
         other_codes: BTreeMap::new(),
         retries: 0,
         time_to_first_violation_ms: None,
+        per_second: Default::default(),
+        latency_cdf_us: Vec::new(),
         rows: 0,
         duplicate_rows: 0,
         lost_updates: 0,
@@ -143,5 +172,7 @@ pub fn unavailable(strategy: &str, target: &Target, why: &str) -> StrategyResult
         verdict: None,
         spread: None,
         repetitions: vec![],
+        partial: false,
+        errors: Vec::new(),
     }
 }

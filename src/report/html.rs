@@ -1,12 +1,13 @@
 //! The HTML report: one self-contained page (inline CSS, plots as inline SVG, no scripts),
 //! rendered as a pure function of the [`Report`], so saved JSON re-renders the same page.
 
+mod correctness;
+mod lanes;
 mod plots;
+mod tables;
+mod timeline;
 
-use crate::db::Outcome;
-use crate::expect::Verdict;
-
-use super::{Report, ScenarioReport, ServerInfo, StrategyResult};
+use super::{Report, ScenarioReport, ServerInfo, Tally};
 
 use super::num;
 use plots::PlotData;
@@ -43,14 +44,15 @@ pub fn render(report: &Report) -> String {
     out.push_str(&format!("<style>\n{STYLE}</style>\n</head>\n<body>\n"));
     header(&mut out, report);
     servers(&mut out, &report.servers);
-    if report.scenarios.is_empty() {
+    if report.scenarios.is_empty() && report.interleavings.is_empty() {
         out.push_str("<p class=\"plot-missing\">This run has no scenarios.</p>\n");
     }
+    contents(&mut out, report);
     for (i, s) in report.scenarios.iter().enumerate() {
         scenario(&mut out, report, i, s);
     }
-    for i in &report.interleavings {
-        interleaving(&mut out, i);
+    for (n, i) in report.interleavings.iter().enumerate() {
+        interleaving(&mut out, n, i);
     }
     out.push_str(&format!(
         "<footer>keyrace {} · results format {} · run {} · rendered from the run's JSON; \
@@ -63,10 +65,48 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// An interleaving scenario: verdict, summary table and per-server step output, as text.
-fn interleaving(out: &mut String, i: &super::InterleaveResult) {
+/// A list of the run's scenarios, linking to their sections.
+fn contents(out: &mut String, report: &Report) {
+    if report.scenarios.len() + report.interleavings.len() < 2 {
+        return;
+    }
+    out.push_str("<nav class=\"contents\"><h2>Scenarios</h2><ol>");
+    for (i, s) in report.scenarios.iter().enumerate() {
+        let failed = s
+            .results
+            .iter()
+            .flat_map(|r| &r.expectations)
+            .filter(|v| !v.held)
+            .count();
+        let mark = match (&s.error, failed) {
+            (Some(_), _) => " <span class=\"bad\">stopped on an error</span>".to_string(),
+            (None, 0) => String::new(),
+            (None, n) => format!(" <span class=\"bad\">{n} failed</span>"),
+        };
+        out.push_str(&format!(
+            "<li><a href=\"#scenario-{i}\">{}</a>{mark}</li>",
+            escape(&s.name)
+        ));
+    }
+    for (n, i) in report.interleavings.iter().enumerate() {
+        let mark = match i.matched_expected {
+            Some(false) => " <span class=\"bad\">differs from expected</span>",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "<li><a href=\"#interleaving-{n}\">{}</a> <small>(interleaving)</small>{mark}</li>",
+            escape(&i.scenario)
+        ));
+    }
+    out.push_str("</ol></nav>\n");
+}
+
+/// An interleaving scenario: its match with the expected files, the summary table, one
+/// swim-lane picture per permutation, and the isolation-tester style text per server.
+fn interleaving(out: &mut String, n: usize, i: &super::InterleaveResult) {
+    let id = format!("interleaving-{n}");
     out.push_str(&format!(
-        "<section>\n<h2>{} <small>(interleaving)</small></h2>\n",
+        "<section id=\"{id}\" class=\"interleaving\">\n<h2>{} <small>(interleaving)</small></h2>\n",
         escape(&i.scenario)
     ));
     out.push_str(&format!("<p><code>{}</code></p>\n", escape(&i.file)));
@@ -74,19 +114,40 @@ fn interleaving(out: &mut String, i: &super::InterleaveResult) {
         out.push_str(&format!("<p><b>teaches</b> {}</p>\n", escape(&i.teaches)));
     }
     match i.matched_expected {
-        Some(true) => out.push_str("<p class=\"held\">✓ same output as the expected files</p>\n"),
+        Some(true) => {
+            out.push_str("<p class=\"held match\">✓ same output as the expected files</p>\n")
+        }
         Some(false) => {
-            out.push_str("<p class=\"failed\">✗ output differs from the expected files</p>\n")
+            out.push_str("<p class=\"failed match\">✗ output differs from the expected files</p>\n")
         }
         None => {}
     }
-    out.push_str(&format!("<pre>{}</pre>\n", escape(&i.summary)));
+    match lanes::run_of(i) {
+        Some(run) => {
+            out.push_str("<h3>Summary</h3>\n");
+            lanes::summary_table(out, &run, &id);
+            out.push_str(
+                "<h3>Swim lanes</h3>\n<p class=\"meta\">One lane per session, steps left to \
+                 right in the order they ran; a yellow bar is a step waiting for a lock, from \
+                 <code>&lt;waiting …&gt;</code> to <code>&lt;… completed&gt;</code>; red boxes \
+                 are errors (hover for the server's message).</p>\n",
+            );
+            lanes::lane_pictures(out, &run, &id);
+        }
+        None => out.push_str(&format!("<pre>{}</pre>\n", escape(&i.summary))),
+    }
     for d in &i.diffs {
         out.push_str(&format!("<pre class=\"failed\">{}</pre>\n", escape(d)));
     }
-    for (label, text) in &i.outputs {
+    // Servers in column order (the targets' order), then any others.
+    let mut outputs: Vec<(&String, &String)> = i.outputs.iter().collect();
+    if let Some(run) = lanes::run_of(i) {
+        let pos = |l: &str| run.targets.iter().position(|t| t.label == l);
+        outputs.sort_by_key(|(l, _)| pos(l).unwrap_or(usize::MAX));
+    }
+    for (label, text) in outputs {
         out.push_str(&format!(
-            "<details><summary>{}</summary><pre>{}</pre></details>\n",
+            "<details><summary>output on {}</summary><pre>{}</pre></details>\n",
             escape(label),
             escape(text)
         ));
@@ -99,13 +160,19 @@ fn header(out: &mut String, report: &Report) {
         "<h1>keyrace run <code>{}</code></h1>\n",
         escape(&report.run_id)
     ));
+    let tally = Tally::of(report);
+    let kinds = match (tally.stress, tally.interleavings) {
+        (_, 0) => String::new(),
+        (0, _) => " (interleavings)".to_string(),
+        (s, i) => format!(" ({s} stress, {i} interleaving)"),
+    };
     out.push_str(&format!(
-        "<p class=\"meta\"><span>started {}</span><span>keyrace {}</span><span>{} \
-         scenario{}</span>",
+        "<p class=\"meta\"><span>started {}</span><span>keyrace {}</span><span \
+         class=\"scenario-count\">{} scenario{}{kinds}</span>",
         escape(&report.started_at),
         escape(&report.keyrace_version),
-        report.scenarios.len(),
-        if report.scenarios.len() == 1 { "" } else { "s" }
+        tally.scenarios(),
+        if tally.scenarios() == 1 { "" } else { "s" }
     ));
     if !report.command.is_empty() {
         let cmd: Vec<String> = report.command.iter().map(|c| escape(c)).collect();
@@ -121,43 +188,40 @@ fn header(out: &mut String, report: &Report) {
              figures are partial.</div>\n",
         );
     }
-    let verdicts = || {
-        report
-            .scenarios
-            .iter()
-            .flat_map(|s| &s.results)
-            .flat_map(|r| &r.expectations)
-    };
-    let total = verdicts().count();
-    let failed = verdicts().filter(|v| !v.held).count();
-    let errors = report
-        .scenarios
-        .iter()
-        .filter(|s| s.error.is_some())
-        .count();
+    let failed = tally.failed;
     out.push_str(&format!(
-        "<p class=\"summary\">Expectations: <span class=\"ok\">{} held</span>, \
-         <span class=\"{}\">{failed} failed</span>",
-        total - failed,
+        "<p class=\"summary\">Predictions: <span class=\"ok\" id=\"held\">{} held</span>, \
+         <span class=\"{}\" id=\"failed\">{failed} failed</span>",
+        tally.held,
         if failed > 0 { "bad" } else { "ok" }
     ));
-    if errors > 0 {
+    if tally.stopped > 0 {
         out.push_str(&format!(
-            " · <span class=\"bad\">{errors} scenario{} stopped on an error</span>",
-            if errors == 1 { "" } else { "s" }
+            " · <span class=\"bad\">{} scenario{} stopped on an error</span>",
+            tally.stopped,
+            if tally.stopped == 1 { "" } else { "s" }
         ));
     }
-    out.push_str("</p>\n");
+    out.push_str(
+        "</p>\n<p class=\"meta\">Predictions are the scenarios' expectations, and for \
+         interleavings the match with their expected output; they say whether keyrace \
+         reproduced what the scenario predicts, not whether a strategy is safe.</p>\n",
+    );
 }
 
 fn servers(out: &mut String, servers: &[ServerInfo]) {
-    out.push_str("<h2>Servers</h2>\n");
     if servers.is_empty() {
-        out.push_str("<p class=\"plot-missing\">No servers.</p>\n");
+        out.push_str("<h2>Servers</h2>\n<p class=\"plot-missing\">No servers.</p>\n");
         return;
     }
+    // Folded: versions and settings matter, but results come first.
+    let labels: Vec<String> = servers.iter().map(|s| escape(&s.database)).collect();
+    out.push_str(&format!(
+        "<details class=\"servers\"><summary><h2>Servers</h2> {}</summary>\n",
+        labels.join(" · ")
+    ));
     out.push_str(
-        "<div class=\"table-wrap\"><table>\n<thead><tr><th>label</th><th>dialect</th>\
+        "<div class=\"table-wrap\"><table class=\"servers cards\">\n<thead><tr><th>label</th><th>dialect</th>\
          <th>provider</th><th>version</th><th>URL (password redacted)</th><th>settings</th>\
          </tr></thead>\n<tbody>\n",
     );
@@ -171,8 +235,11 @@ fn servers(out: &mut String, servers: &[ServerInfo]) {
             settings.push(format!("started in {} ms", num(ms)));
         }
         out.push_str(&format!(
-            "<tr><td class=\"strategy\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td><code>{}</code></td><td class=\"settings\">{}</td></tr>\n",
+            "<tr><td class=\"strategy\" data-label=\"label\">{}</td>\
+             <td data-label=\"dialect\">{}</td><td data-label=\"provider\">{}</td>\
+             <td data-label=\"version\"><span>{}</span></td>\
+             <td data-label=\"URL\"><code>{}</code></td>\
+             <td class=\"settings\" data-label=\"settings\"><span>{}</span></td></tr>\n",
             escape(&s.database),
             escape(&s.dialect),
             escape(&s.provider),
@@ -181,7 +248,7 @@ fn servers(out: &mut String, servers: &[ServerInfo]) {
             settings.join("<br>")
         ));
     }
-    out.push_str("</tbody></table></div>\n");
+    out.push_str("</tbody></table></div>\n</details>\n");
 }
 
 /// A workload or table value as a short human string.
@@ -329,32 +396,62 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
     }
     let dbs = databases(report, s);
     let names = strategies(s);
-    comparison(out, s, &names, &dbs);
+    out.push_str("<h3>Results</h3>\n");
+    tables::fastest_safe(out, s);
+    tables::key_table(out, s, &names, &dbs);
+    tables::full_table(out, s, &names, &dbs);
     let data = PlotData {
         strategies: names,
         databases: dbs,
         results: &s.results,
     };
-    let plot_list: [(&str, &str, fn(&PlotData) -> Result<String, String>); 3] = [
+    type Plot = fn(&PlotData) -> Result<String, String>;
+    let plot_list: [(&str, &str, &str, Plot); 6] = [
         (
+            "correctness",
+            "What went wrong",
+            "Duplicate rows, lost updates and missing rows found by the verification, and \
+             errors left to the application (unique violations, deadlocks, serialization \
+             failures ...), per strategy and database; each panel has its own scale.",
+            correctness::chart,
+        ),
+        (
+            "throughput",
             "Throughput",
             "Operations per second, per strategy and database (higher is better).",
             plots::throughput,
         ),
         (
+            "timeline",
+            "Throughput over time",
+            "Operations finished in each second of the run; ✕ marks a second in which unique \
+             violations reached the application, ○ one in which they were handled by the \
+             strategy, ▲ on the time axis the first violation.",
+            timeline::throughput_over_time,
+        ),
+        (
+            "latency",
             "Latency",
             "Operation latency quantiles p50, p90, p99 and p99.9, log scale (lower is better).",
             plots::latency,
         ),
         (
+            "cdf",
+            "Latency distribution",
+            "Share of operations that finished within a latency (CDF from the hdrhistogram, \
+             log scale): further left is faster, a long flat tail is a slow minority.",
+            timeline::latency_cdf,
+        ),
+        (
+            "outcomes",
             "Outcome mix",
             "Final outcome of each operation, as a share of all operations.",
             plots::outcomes,
         ),
     ];
-    for (title, caption, f) in plot_list {
+    for (class, title, caption, f) in plot_list {
         out.push_str(&format!(
-            "<div class=\"plot\">\n<h3>{title}</h3>\n<p class=\"meta\">{caption}</p>\n"
+            "<div class=\"plot plot-{class}\">\n<h3>{title}</h3>\n<p class=\"meta\">{caption}</p>\n"
         ));
         match f(&data) {
             Ok(svg) => {
@@ -369,325 +466,4 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
         out.push_str("</div>\n");
     }
     out.push_str("</section>\n");
-}
-
-/// One column of the comparison table.
-struct Col {
-    title: &'static str,
-    /// Figures (as expectations name them) this column shows: a failed expectation on one
-    /// highlights the cell.
-    figures: &'static [&'static str],
-    value: fn(&StrategyResult) -> Cell,
-    /// Shown only when some result has a non-zero value.
-    optional: bool,
-}
-
-/// A cell's HTML (already escaped) and whether it shows zero.
-struct Cell {
-    html: String,
-    zero: bool,
-}
-
-fn count(v: u64) -> Cell {
-    Cell {
-        html: num(v),
-        zero: v == 0,
-    }
-}
-
-fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
-    let value: fn(&StrategyResult) -> Cell = match o {
-        Outcome::Inserted => |r| count(r.outcomes.inserted),
-        Outcome::Existed => |r| count(r.outcomes.existed),
-        Outcome::Updated => |r| count(r.outcomes.updated),
-        Outcome::UniqueViolation => |r| count(r.outcomes.unique_violation),
-        Outcome::Deadlock => |r| count(r.outcomes.deadlock),
-        Outcome::SerializationFailure => |r| count(r.outcomes.serialization_failure),
-        Outcome::LockTimeout => |r| count(r.outcomes.lock_timeout),
-        Outcome::ConnectionError => |r| count(r.outcomes.connection_error),
-        Outcome::Other => |r| {
-            if r.outcomes.other == 0 {
-                return count(0);
-            }
-            let codes: Vec<String> = r
-                .other_codes
-                .iter()
-                .map(|(c, n)| format!("{}×{}", escape(c), num(*n)))
-                .collect();
-            Cell {
-                html: format!("{} ({})", num(r.outcomes.other), codes.join(" ")),
-                zero: false,
-            }
-        },
-    };
-    let figures: &'static [&'static str] = match o {
-        Outcome::Inserted => &["inserted"],
-        Outcome::Existed => &["existed"],
-        Outcome::Updated => &["updated"],
-        Outcome::UniqueViolation => &["unique_violation", "errors"],
-        Outcome::Deadlock => &["deadlock", "errors"],
-        Outcome::SerializationFailure => &["serialization_failure", "errors"],
-        Outcome::LockTimeout => &["lock_timeout", "errors"],
-        Outcome::ConnectionError => &["connection_error", "errors"],
-        Outcome::Other => &["other", "errors"],
-    };
-    Col {
-        title,
-        figures,
-        value,
-        optional,
-    }
-}
-
-/// A short name of an error class for narrow cells.
-fn short(o: Outcome) -> &'static str {
-    match o {
-        Outcome::UniqueViolation => "unique viol.",
-        Outcome::SerializationFailure => "serial. fail",
-        Outcome::LockTimeout => "lock t/o",
-        Outcome::ConnectionError => "conn err",
-        o => o.name(),
-    }
-}
-
-fn columns() -> Vec<Col> {
-    vec![
-        Col {
-            title: "ops/s",
-            figures: &[],
-            value: |r| Cell {
-                html: if r.ops_per_sec > 0.0 && r.ops_per_sec < 10.0 {
-                    format!("{:.1}", r.ops_per_sec)
-                } else {
-                    num(r.ops_per_sec.round() as u64)
-                },
-                zero: r.ops_per_sec == 0.0,
-            },
-            optional: false,
-        },
-        Col {
-            title: "ops",
-            figures: &["ops"],
-            value: |r| count(r.ops),
-            optional: false,
-        },
-        Col {
-            title: "p50 µs",
-            figures: &[],
-            value: |r| count(r.latency_us.p50),
-            optional: false,
-        },
-        Col {
-            title: "p99 µs",
-            figures: &[],
-            value: |r| count(r.latency_us.p99),
-            optional: false,
-        },
-        outcome_col("inserted", Outcome::Inserted, false),
-        outcome_col("existed", Outcome::Existed, false),
-        outcome_col("updated", Outcome::Updated, true),
-        outcome_col("unique viol.", Outcome::UniqueViolation, false),
-        outcome_col("deadlock", Outcome::Deadlock, true),
-        outcome_col("serial. fail", Outcome::SerializationFailure, true),
-        outcome_col("lock t/o", Outcome::LockTimeout, true),
-        outcome_col("conn err", Outcome::ConnectionError, true),
-        outcome_col("other", Outcome::Other, true),
-        Col {
-            title: "handled",
-            figures: &[
-                "handled_unique_violation",
-                "handled_deadlock",
-                "handled_serialization_failure",
-            ],
-            value: |r| {
-                let h = &r.handled;
-                let parts: Vec<String> = Outcome::ALL
-                    .iter()
-                    .filter(|o| o.is_error() && h.get(**o) > 0)
-                    .map(|o| format!("{}&nbsp;{}", short(*o), num(h.get(*o))))
-                    .collect();
-                Cell {
-                    zero: parts.is_empty(),
-                    html: if parts.is_empty() {
-                        "0".into()
-                    } else {
-                        parts.join("<br>")
-                    },
-                }
-            },
-            optional: true,
-        },
-        Col {
-            title: "retries",
-            figures: &["retries"],
-            value: |r| count(r.retries),
-            optional: true,
-        },
-        Col {
-            title: "rows",
-            figures: &["rows"],
-            value: |r| count(r.rows),
-            optional: false,
-        },
-        Col {
-            title: "dup rows",
-            figures: &["duplicate_rows"],
-            value: |r| count(r.duplicate_rows),
-            optional: false,
-        },
-        Col {
-            title: "lost upd",
-            figures: &["lost_updates"],
-            value: |r| count(r.lost_updates),
-            optional: true,
-        },
-        Col {
-            title: "missing",
-            figures: &["missing_rows"],
-            value: |r| count(r.missing_rows),
-            optional: true,
-        },
-    ]
-}
-
-/// The figure an expectation's text names (`unique_violation` in `unique_violation > 0`).
-fn figure_of(v: &Verdict) -> &str {
-    let t = v.text.trim_start();
-    let end = t
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(t.len());
-    &t[..end]
-}
-
-fn fmt_actual(v: f64) -> String {
-    if v.is_nan() {
-        "no value".into()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
-}
-
-fn verdicts(r: &StrategyResult) -> String {
-    if r.expectations.is_empty() {
-        return "<span class=\"settings\">none</span>".into();
-    }
-    let held: Vec<String> = r
-        .expectations
-        .iter()
-        .filter(|v| v.held)
-        .map(|v| escape(&v.text))
-        .collect();
-    let mut out = String::from("<ul class=\"verdicts\">");
-    if !held.is_empty() {
-        out.push_str(&format!(
-            "<li class=\"held\" title=\"{}\">✓ {} held</li>",
-            held.join("; "),
-            held.len()
-        ));
-    }
-    for v in &r.expectations {
-        if !v.held {
-            out.push_str(&format!(
-                "<li class=\"failed\">✗ {} (got {})</li>",
-                escape(&v.text),
-                fmt_actual(v.actual)
-            ));
-        }
-    }
-    out.push_str("</ul>");
-    out
-}
-
-fn comparison(out: &mut String, s: &ScenarioReport, names: &[&str], dbs: &[&str]) {
-    let cols: Vec<Col> = columns()
-        .into_iter()
-        .filter(|c| !c.optional || s.results.iter().any(|r| r.available && !(c.value)(r).zero))
-        .collect();
-    let hidden: Vec<&str> = columns()
-        .iter()
-        .filter(|c| !cols.iter().any(|k| k.title == c.title))
-        .map(|c| c.title)
-        .collect();
-    out.push_str("<h3>Comparison</h3>\n");
-    if !hidden.is_empty() {
-        out.push_str(&format!(
-            "<p class=\"meta\">Columns that are zero for every strategy are left out: {}.</p>\n",
-            escape(&hidden.join(", "))
-        ));
-    }
-    out.push_str("<div class=\"table-wrap\"><table class=\"comparison\">\n");
-    out.push_str("<thead><tr><th>strategy</th><th>database</th>");
-    for c in &cols {
-        out.push_str(&format!("<th>{}</th>", escape(c.title)));
-    }
-    out.push_str("<th>expectations</th></tr></thead>\n<tbody>\n");
-    let mut notes = Vec::new();
-    for name in names {
-        let rows: Vec<&StrategyResult> = dbs
-            .iter()
-            .filter_map(|d| {
-                s.results
-                    .iter()
-                    .find(|r| r.strategy == *name && r.database == *d)
-            })
-            .collect();
-        for (i, r) in rows.iter().enumerate() {
-            out.push_str(if i == 0 {
-                "<tr class=\"group-start\">"
-            } else {
-                "<tr>"
-            });
-            if i == 0 {
-                out.push_str(&format!(
-                    "<td class=\"strategy\" rowspan=\"{}\">{}</td>",
-                    rows.len(),
-                    escape(name)
-                ));
-            }
-            out.push_str(&format!("<td class=\"db\">{}</td>", escape(&r.database)));
-            if !r.available {
-                let note = r
-                    .note
-                    .as_deref()
-                    .map(|n| format!(" — {}", escape(n)))
-                    .unwrap_or_default();
-                out.push_str(&format!(
-                    "<td class=\"na\" colspan=\"{}\">n/a{note}</td></tr>\n",
-                    cols.len() + 1
-                ));
-                continue;
-            }
-            let failed: Vec<&str> = r
-                .expectations
-                .iter()
-                .filter(|v| !v.held)
-                .map(figure_of)
-                .collect();
-            for c in &cols {
-                let cell = (c.value)(r);
-                let bad = c.figures.iter().any(|f| failed.contains(f));
-                let class = match (bad, cell.zero) {
-                    (true, _) => "n bad-cell",
-                    (false, true) => "n z",
-                    (false, false) => "n",
-                };
-                out.push_str(&format!("<td class=\"{class}\">{}</td>", cell.html));
-            }
-            out.push_str(&format!("<td>{}</td></tr>\n", verdicts(r)));
-            if let Some(n) = &r.note {
-                notes.push(format!(
-                    "<li>{} on {}: {}</li>",
-                    escape(&r.strategy),
-                    escape(&r.database),
-                    escape(n)
-                ));
-            }
-        }
-    }
-    out.push_str("</tbody></table></div>\n");
-    if !notes.is_empty() {
-        out.push_str(&format!("<ul class=\"notes\">{}</ul>\n", notes.concat()));
-    }
 }

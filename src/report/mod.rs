@@ -5,11 +5,13 @@
 mod build;
 pub mod compare;
 pub mod csv;
+pub mod errors;
 pub mod html;
 pub mod markdown;
 pub mod repeat;
 pub mod stats;
 pub mod table;
+mod tally;
 pub mod verdict;
 pub mod write;
 
@@ -20,10 +22,11 @@ use serde::{Deserialize, Serialize};
 
 pub use build::{result_of, run_figures, unavailable};
 pub use repeat::combine;
+pub use tally::Tally;
 
 use crate::db::Outcome;
 use crate::expect::Verdict as Check;
-use crate::metrics::Latency;
+use crate::metrics::{CdfPoint, Latency, PerSecond};
 pub use stats::{Spread, Stat};
 pub use verdict::{FastestSafe, Verdict, VerdictLevel};
 
@@ -171,13 +174,17 @@ pub struct Outcomes {
     pub lock_timeout: u64,
     /// Connection errors.
     pub connection_error: u64,
+    /// Statements that missed keyrace's per-statement deadline (or the end of the run) and
+    /// were cancelled.
+    #[serde(default)]
+    pub timeout: u64,
     /// Other errors (codes in `other_codes`).
     pub other: u64,
 }
 
 impl Outcomes {
     /// From counts indexed by [`Outcome::index`].
-    pub fn from_array(a: &[u64; 9]) -> Outcomes {
+    pub fn from_array(a: &[u64; Outcome::COUNT]) -> Outcomes {
         Outcomes {
             inserted: a[0],
             existed: a[1],
@@ -187,7 +194,8 @@ impl Outcomes {
             serialization_failure: a[5],
             lock_timeout: a[6],
             connection_error: a[7],
-            other: a[8],
+            timeout: a[8],
+            other: a[9],
         }
     }
 
@@ -202,6 +210,7 @@ impl Outcomes {
             Outcome::SerializationFailure => self.serialization_failure,
             Outcome::LockTimeout => self.lock_timeout,
             Outcome::ConnectionError => self.connection_error,
+            Outcome::Timeout => self.timeout,
             Outcome::Other => self.other,
         }
     }
@@ -251,6 +260,12 @@ pub struct StrategyResult {
     pub retries: u64,
     /// Time from the start to the first unique violation (handled or not), ms.
     pub time_to_first_violation_ms: Option<f64>,
+    /// Per-second operations and outcome classes since the start (empty when not run).
+    #[serde(default)]
+    pub per_second: PerSecond,
+    /// Latency distribution of all operations, µs: at most 56 points of the CDF.
+    #[serde(default)]
+    pub latency_cdf_us: Vec<CdfPoint>,
     /// Rows the run added.
     pub rows: u64,
     /// Extra rows per key (only possible without the unique constraint).
@@ -275,6 +290,29 @@ pub struct StrategyResult {
     /// and latencies medians, the verdict the worst.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repetitions: Vec<StrategyResult>,
+    /// True when the figures are partial: the run was interrupted, its server was lost or
+    /// stopped answering, or the table could not be checked afterwards (see `note`).
+    #[serde(default)]
+    pub partial: bool,
+    /// Every error code that ended operations, with the first message and step.
+    #[serde(default)]
+    pub errors: Vec<ErrorSummary>,
+}
+
+/// The operations that ended in one error code, with the server's first message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    /// SQLSTATE (PostgreSQL), error number (MySQL/MariaDB), or a client tag (`io`,
+    /// `timeout`, `connect_timeout` ...).
+    pub code: String,
+    /// The outcome class (`unique_violation`, `other` ...).
+    pub class: String,
+    /// Operations that ended in it.
+    pub count: u64,
+    /// The server's message of the first one.
+    pub message: String,
+    /// The step that raised the first one (`insert`, `COMMIT` ...).
+    pub step: String,
 }
 
 impl StrategyResult {

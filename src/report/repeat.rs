@@ -20,6 +20,7 @@ fn add(a: &mut Outcomes, b: &Outcomes) {
     a.serialization_failure += b.serialization_failure;
     a.lock_timeout += b.lock_timeout;
     a.connection_error += b.connection_error;
+    a.timeout += b.timeout;
     a.other += b.other;
 }
 
@@ -69,6 +70,16 @@ pub fn combine(
             *agg.other_codes.entry(c.clone()).or_default() += n;
         }
     }
+    agg.partial = reps.iter().any(|r| r.partial);
+    agg.errors = Vec::new();
+    for r in &reps {
+        for e in &r.errors {
+            match agg.errors.iter_mut().find(|a| a.code == e.code) {
+                Some(a) => a.count += e.count,
+                None => agg.errors.push(e.clone()),
+            }
+        }
+    }
     agg.retries = reps.iter().map(|r| r.retries).sum();
     agg.rows = reps.iter().map(|r| r.rows).sum();
     agg.duplicate_rows = reps.iter().map(|r| r.duplicate_rows).sum();
@@ -106,6 +117,13 @@ pub fn combine(
         .collect();
     agg.time_to_first_violation_ms = (!firsts.is_empty()).then(|| med(firsts.into_iter()));
     agg.spread = Some(spread);
+    // The per-second series and the latency distribution are those of the repetition with
+    // the median ops/s (each repetition keeps its own in `repetitions`).
+    let mut by_rate: Vec<&StrategyResult> = reps.iter().collect();
+    by_rate.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+    let mid = by_rate[by_rate.len() / 2];
+    agg.per_second = mid.per_second.clone();
+    agg.latency_cdf_us = mid.latency_cdf_us.clone();
     let run = run_figures(workload, reps[0].ops);
     agg.expectations = expectations
         .iter()
@@ -159,6 +177,7 @@ mod tests {
             seed: 1,
             isolation: Isolation::ReadCommitted,
             lock_timeout_ms: 1000,
+            statement_timeout_ms: None,
             repeat: 3,
         }
     }

@@ -127,6 +127,13 @@ const CHECKS: &[Check] = &[
         "reached the application",
     ),
     (
+        |r| r.outcomes.timeout,
+        "statement timeout",
+        "statement timeouts",
+        VerdictLevel::Errors,
+        "reached the application (keyrace's statement deadline)",
+    ),
+    (
         |r| r.outcomes.other,
         "other error",
         "other errors",

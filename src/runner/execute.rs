@@ -29,6 +29,59 @@ struct State {
     updated: bool,
 }
 
+/// Which part of a program a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// `pre`: before the transaction.
+    Pre,
+    /// The main steps.
+    Steps,
+    /// The fallback after a handled unique violation.
+    Fallback,
+}
+
+/// Where an attempt failed: a step of the program, or the transaction control around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedAt {
+    /// Step `index` of a part.
+    Step(Part, usize),
+    /// `BEGIN`.
+    Begin,
+    /// `COMMIT`.
+    Commit,
+    /// `SAVEPOINT` / `ROLLBACK TO SAVEPOINT`.
+    Savepoint,
+}
+
+impl FailedAt {
+    fn step(self, p: &Program) -> Option<&Step> {
+        let FailedAt::Step(part, i) = self else {
+            return None;
+        };
+        let steps = match part {
+            Part::Pre => &p.pre,
+            Part::Steps => &p.steps,
+            Part::Fallback => &p.fallback,
+        };
+        steps.get(i)
+    }
+
+    /// The step's name (`insert`, `select` ...), or `BEGIN` / `COMMIT` / `SAVEPOINT`.
+    pub fn name(self, p: &Program) -> &str {
+        match self {
+            FailedAt::Step(..) => self.step(p).map_or("?", |s| s.name.as_str()),
+            FailedAt::Begin => "BEGIN",
+            FailedAt::Commit => "COMMIT",
+            FailedAt::Savepoint => "SAVEPOINT",
+        }
+    }
+
+    /// Where a user's step is written (`file:line:column`), when known.
+    pub fn location(self, p: &Program) -> Option<String> {
+        self.step(p).and_then(|s| s.location.clone())
+    }
+}
+
 /// How one operation ended.
 #[derive(Debug, Clone)]
 pub struct OpResult {
@@ -36,6 +89,8 @@ pub struct OpResult {
     pub outcome: Outcome,
     /// The error, when the outcome is an error class.
     pub error: Option<DbError>,
+    /// Where the final error was raised.
+    pub failed_at: Option<FailedAt>,
     /// Errors handled along the way (retried or caught), in order.
     pub handled: Vec<Outcome>,
     /// When the first unique violation was seen, if any.
@@ -126,18 +181,21 @@ fn should_run(when: When, st: &State) -> bool {
 
 async fn run_steps(
     conn: &mut Conn,
-    steps: &[Step],
+    (steps, part): (&[Step], Part),
     st: &mut State,
     v: &Values<'_>,
     savepoint: bool,
+    at: &mut Option<FailedAt>,
 ) -> Result<(), DbError> {
-    for step in steps {
+    for (i, step) in steps.iter().enumerate() {
         if !should_run(step.when, st) {
             continue;
         }
         if savepoint && !matches!(step.effect, Effect::Read | Effect::Lock) {
+            *at = Some(FailedAt::Savepoint);
             conn.batch_static(SAVEPOINT).await?;
         }
+        *at = Some(FailedAt::Step(part, i));
         run_step(conn, step, st, v).await?;
     }
     Ok(())
@@ -157,15 +215,18 @@ async fn body(
     v: &Values<'_>,
     savepoint: bool,
     open: &mut bool,
+    at: &mut Option<FailedAt>,
 ) -> Result<(), DbError> {
     if p.transaction {
+        *at = Some(FailedAt::Begin);
         conn.batch_static("BEGIN").await?;
         *open = true;
     }
-    run_steps(conn, &p.steps, st, v, savepoint).await?;
+    run_steps(conn, (&p.steps, Part::Steps), st, v, savepoint, at).await?;
     if p.transaction {
         // A failed COMMIT ends the transaction (PostgreSQL answers ROLLBACK): nothing to roll back.
         *open = false;
+        *at = Some(FailedAt::Commit);
         conn.batch_static("COMMIT").await?;
     }
     Ok(())
@@ -179,13 +240,16 @@ async fn fallback(
     st: &mut State,
     v: &Values<'_>,
     in_tx: bool,
+    at: &mut Option<FailedAt>,
 ) -> Result<(), DbError> {
     let new_tx = p.transaction && !in_tx;
     if new_tx {
+        *at = Some(FailedAt::Begin);
         conn.batch_static("BEGIN").await?;
     }
-    let r = run_steps(conn, &p.fallback, st, v, false).await;
+    let r = run_steps(conn, (&p.fallback, Part::Fallback), st, v, false, at).await;
     if r.is_ok() && (in_tx || new_tx) {
+        *at = Some(FailedAt::Commit);
         return conn.batch_static("COMMIT").await;
     }
     r
@@ -199,16 +263,17 @@ async fn attempt(
     v: &Values<'_>,
     handled: &mut Vec<Outcome>,
     violation_at: &mut Option<Instant>,
+    at: &mut Option<FailedAt>,
 ) -> Result<Outcome, DbError> {
     let mut st = State {
         next: 1,
         ..State::default()
     };
     let result = async {
-        run_steps(conn, &p.pre, &mut st, v, false).await?;
+        run_steps(conn, (&p.pre, Part::Pre), &mut st, v, false, at).await?;
         let savepoint = p.transaction && p.on_unique == UniquePolicy::SavepointAndSelect;
         let mut open = false;
-        match body(conn, p, &mut st, v, savepoint, &mut open).await {
+        match body(conn, p, &mut st, v, savepoint, &mut open, at).await {
             Ok(()) => Ok(()),
             Err(e) if e.class == Outcome::UniqueViolation && p.on_unique != UniquePolicy::Fail => {
                 violation_at.get_or_insert_with(Instant::now);
@@ -216,13 +281,14 @@ async fn attempt(
                 st.inserted = false;
                 st.updated = false;
                 let r = if savepoint && open {
+                    *at = Some(FailedAt::Savepoint);
                     conn.batch_static(ROLLBACK_TO_SAVEPOINT).await?;
-                    fallback(conn, p, &mut st, v, true).await
+                    fallback(conn, p, &mut st, v, true, at).await
                 } else {
                     if open {
                         rollback(conn).await;
                     }
-                    fallback(conn, p, &mut st, v, false).await
+                    fallback(conn, p, &mut st, v, false, at).await
                 };
                 if r.is_err() && p.transaction {
                     rollback(conn).await;
@@ -263,12 +329,14 @@ pub async fn operation(
     let mut handled = Vec::new();
     let mut violation_at = None;
     let mut retries = 0u32;
+    let mut at = None;
     loop {
-        match attempt(conn, p, v, &mut handled, &mut violation_at).await {
+        match attempt(conn, p, v, &mut handled, &mut violation_at, &mut at).await {
             Ok(outcome) => {
                 return OpResult {
                     outcome,
                     error: None,
+                    failed_at: None,
                     handled,
                     violation_at,
                     retries,
@@ -290,6 +358,7 @@ pub async fn operation(
                 return OpResult {
                     outcome: e.class,
                     error: Some(e),
+                    failed_at: at,
                     handled,
                     violation_at,
                     retries,

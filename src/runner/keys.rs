@@ -128,6 +128,7 @@ mod tests {
             seed: 7,
             isolation: Isolation::Default,
             lock_timeout_ms: 1000,
+            statement_timeout_ms: None,
             repeat: 1,
         }
     }

@@ -1,10 +1,19 @@
 //! Runs one strategy of a plan on one server: a fresh database, the schema, one dedicated
 //! connection per worker, workers released together, results merged and verified, the
-//! database dropped again whatever happened.
+//! database dropped again whatever happened; every step bounded in time, so a server that
+//! dies or stops answering ends the run on time with its partial figures.
 
+mod cancel;
+mod database;
 pub mod execute;
 pub mod keys;
 mod worker;
+
+use database::bounded;
+pub use database::{
+    DDL_TIMEOUT, check_strategy, create_database, create_database_within, drop_database,
+    drop_database_within, prepare_steps,
+};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,9 +23,9 @@ use futures_util::{StreamExt, stream};
 use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Conn, DbError, Dialect, database_url, info};
+use crate::db::{Conn, DbError, Dialect, Outcome, database_url, info};
 use crate::metrics::Recorder;
-use crate::plan::{Isolation, Mode, Plan, StrategyPlan};
+use crate::plan::{Isolation, Mode, Plan, StrategyPlan, Workload};
 use crate::verify::{self, Verification};
 
 /// A server to run on.
@@ -37,12 +46,23 @@ pub struct StrategyRun {
     pub recorder: Recorder,
     /// Wall time of the measured phase (workers running).
     pub elapsed: Duration,
-    /// Table checks after the run.
+    /// Table checks after the run (all zero when `verified` is false).
     pub verification: Verification,
+    /// False when the table could not be read after the run (server lost or stuck).
+    pub verified: bool,
     /// The isolation level the sessions ran at, read back from the server.
     pub isolation: String,
-    /// Why the run stopped early (a worker lost its connection), if it did.
+    /// Why the run stopped early (a worker lost its connection, the table could not be
+    /// checked, statements missed their deadline), if it did.
     pub failure: Option<String>,
+    /// Set when the scenario is broken: every operation failed with an error that is no race
+    /// class (the message names the step, its location and the server's message).
+    pub fatal: Option<String>,
+    /// Set when the server was lost or stopped answering: later cells on it are skipped.
+    pub server_lost: Option<String>,
+    /// Statements that missed their deadline and how many cancels the server confirmed
+    /// (the figures stay complete: such operations are counted as `timeout`).
+    pub timeouts: Option<String>,
     /// True when Ctrl-C stopped it.
     pub interrupted: bool,
     /// When the workers were released (time to first violation is measured from here).
@@ -72,9 +92,54 @@ pub enum HarnessError {
         #[source]
         source: DbError,
     },
+    /// The server rejected a statement of a step when it was prepared before the run.
+    #[error("strategy {strategy}, step {step}{}: {target} rejected the statement: {} ({})",
+            .location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default(), .source.message, .source.code)]
+    Prepare {
+        /// The strategy.
+        strategy: String,
+        /// The step's name.
+        step: String,
+        /// `file:line:column` of the step's SQL, for a user's step.
+        location: Option<String>,
+        /// The target's label.
+        target: String,
+        /// The server's error.
+        #[source]
+        source: DbError,
+    },
 }
 
-/// The SQL that puts a session at the strategy's isolation level and lock timeout.
+/// How long a statement may run, derived from the scenario: the lock wait limit (on
+/// MySQL/MariaDB rounded up to whole seconds, as InnoDB applies it) plus 5 s, so a statement
+/// that waits for a lock gets the server's own lock timeout first. The scenario's
+/// `statement_timeout_ms` replaces the default; `custom` (`--statement-timeout`) overrides
+/// both.
+pub fn statement_timeout(dialect: Dialect, w: &Workload, custom: Option<Duration>) -> Duration {
+    if let Some(d) = custom {
+        return d;
+    }
+    if let Some(ms) = w.statement_timeout_ms {
+        return Duration::from_millis(ms);
+    }
+    let lock = match dialect {
+        Dialect::Postgres => Duration::from_millis(w.lock_timeout_ms),
+        Dialect::Mysql => Duration::from_secs(w.lock_timeout_ms.div_ceil(1000).max(1)),
+    };
+    lock + Duration::from_secs(5)
+}
+
+/// How long past a `duration` an operation may still run before it is abandoned as a
+/// timeout and the run ends.
+pub const END_GRACE: Duration = Duration::from_secs(1);
+
+/// Bound on each clean-up step (cancelling statements, reading the table, dropping the
+/// database) once the run was interrupted or its server stopped answering.
+pub const CLEANUP_BOUND: Duration = Duration::from_secs(1);
+
+/// The SQL that puts a session at the strategy's isolation level and lock timeout (and on
+/// PostgreSQL, TCP keepalives from the server, so a session of a killed keyrace does not
+/// linger).
 pub fn session_sql(dialect: Dialect, isolation: Isolation, lock_timeout_ms: u64) -> String {
     let mut sql = String::new();
     match dialect {
@@ -84,6 +149,7 @@ pub fn session_sql(dialect: Dialect, isolation: Isolation, lock_timeout_ms: u64)
                     "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {level}; "
                 ));
             }
+            sql.push_str("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; ");
             sql.push_str(&format!("SET lock_timeout = {lock_timeout_ms}"));
         }
         Dialect::Mysql => {
@@ -101,7 +167,8 @@ pub fn session_sql(dialect: Dialect, isolation: Isolation, lock_timeout_ms: u64)
     sql
 }
 
-/// Connects and applies the session settings.
+/// Connects and applies the session settings (no statement deadline); see
+/// [`connect_session_within`].
 pub async fn connect_session(
     dialect: Dialect,
     url: &str,
@@ -112,45 +179,37 @@ pub async fn connect_session(
     Ok(c)
 }
 
-/// Creates database `name` on the target (dropping a leftover of the same name first).
-pub async fn create_database(target: &Target, name: &str) -> Result<(), DbError> {
-    let mut admin = Conn::connect(target.dialect, &target.url).await?;
-    let q = target.dialect.quote_ident(name);
-    admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await?;
-    let r = admin.batch(&format!("CREATE DATABASE {q}")).await;
-    admin.close().await;
-    r
-}
-
-/// Drops database `name` (PostgreSQL 13+: WITH (FORCE), so lingering sessions don't block it).
-pub async fn drop_database(target: &Target, name: &str) -> Result<(), DbError> {
-    let mut admin = Conn::connect(target.dialect, &target.url).await?;
-    let q = target.dialect.quote_ident(name);
-    let r = match target.dialect {
-        Dialect::Postgres => match admin
-            .batch(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(_) => admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await,
-        },
-        Dialect::Mysql => admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await,
-    };
-    admin.close().await;
-    r
+/// Connects (within the connect timeout), bounds every statement by `statement_timeout`,
+/// applies the session settings and records the session's backend id (for cancelling a
+/// statement that misses its deadline).
+pub async fn connect_session_within(
+    dialect: Dialect,
+    url: &str,
+    session_sql: &str,
+    statement_timeout: Duration,
+) -> Result<Conn, DbError> {
+    let mut c = Conn::connect(dialect, url).await?;
+    c.set_statement_timeout(Some(statement_timeout));
+    c.batch(session_sql).await?;
+    c.read_backend_id().await?;
+    Ok(c)
 }
 
 /// Runs `strategy` of `plan` on `target` in a database named `db_name`, which it creates and
 /// always drops. `done` counts finished operations and `violations` unique violations that
-/// reached the application so far (for a progress bar).
+/// reached the application so far (for a progress bar); every statement is bounded by
+/// `statement_timeout`.
 ///
 /// Returns `Ok(None)` when the strategy is not available on the target's dialect.
-/// Errors: [`HarnessError`] when the database cannot be created or the setup SQL fails.
+/// Errors: [`HarnessError`] when the database cannot be created, the setup SQL fails or a
+/// step's statement is rejected when prepared.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_strategy(
     plan: &Plan,
     strategy: &StrategyPlan,
     target: &Target,
     db_name: &str,
+    statement_timeout: Duration,
     cancel: &CancellationToken,
     done: Arc<AtomicU64>,
     violations: Arc<AtomicU64>,
@@ -162,30 +221,61 @@ pub async fn run_strategy(
         target: target.label.clone(),
         source,
     };
-    create_database(target, db_name).await.map_err(server_err)?;
+    let created = tokio::select! {
+        biased;
+        r = create_database_within(target, db_name, statement_timeout.max(DDL_TIMEOUT)) => r,
+        _ = cancel.cancelled() => Ok(()),
+    };
     let url = database_url(&target.url, db_name);
-    let result = run_in_database(
-        plan,
-        strategy,
-        program.clone(),
-        target,
-        &url,
-        cancel,
-        (done, violations),
-    )
-    .await;
-    if let Err(e) = drop_database(target, db_name).await {
+    let result = match created {
+        Err(e) => Err(server_err(e)),
+        Ok(()) if cancel.is_cancelled() => Ok(None),
+        Ok(()) => run_in_database(
+            plan,
+            strategy,
+            program.clone(),
+            target,
+            &url,
+            statement_timeout,
+            cancel,
+            (done, violations),
+        )
+        .await
+        .map(Some),
+    };
+    let degraded = cancel.is_cancelled()
+        || matches!(&result, Ok(Some(r)) if r.server_lost.is_some())
+        || matches!(&result, Err(HarnessError::Server { .. }));
+    let lost = matches!(&result, Ok(Some(r)) if r.server_lost.is_some())
+        || matches!(&result, Err(HarnessError::Server { .. }));
+    let limit = if lost {
+        CLEANUP_BOUND / 2
+    } else if degraded {
+        2 * CLEANUP_BOUND
+    } else {
+        crate::db::connect_timeout() + statement_timeout.max(DDL_TIMEOUT)
+    };
+    let mut result = result;
+    if let Err(e) = drop_database_within(target, db_name, limit).await {
         tracing::warn!("could not drop database {db_name} on {}: {e}", target.label);
+        if let Ok(Some(run)) = &mut result
+            && matches!(e.class, Outcome::ConnectionError | Outcome::Timeout)
+        {
+            let why = format!("dropping database {db_name} failed: {e}");
+            run.server_lost.get_or_insert(why);
+        }
     }
-    result.map(Some)
+    result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_in_database(
     plan: &Plan,
     strategy: &StrategyPlan,
     program: crate::strategy::Program,
     target: &Target,
     url: &str,
+    statement_timeout: Duration,
     cancel: &CancellationToken,
     (done, violations): (Arc<AtomicU64>, Arc<AtomicU64>),
 ) -> Result<StrategyRun, HarnessError> {
@@ -204,6 +294,9 @@ async fn run_in_database(
             target: target.label.clone(),
             source,
         })?;
+    // Schema, setup, prepares and the table checks are not the measured statements: they get
+    // the DDL limit when the scenario's statement deadline is shorter.
+    admin.set_statement_timeout(Some(statement_timeout.max(DDL_TIMEOUT)));
     let schema = plan.schema.get(&dialect).map(String::as_str).unwrap_or("");
     admin
         .batch(schema)
@@ -215,13 +308,21 @@ async fn run_in_database(
             strategy.name
         )))?;
     }
+    prepare_steps(
+        &mut admin,
+        &program,
+        &strategy.name,
+        plan.table.key_type,
+        &target.label,
+    )
+    .await?;
     let before = verify::snapshot(&mut admin, &plan.table, w.shape)
         .await
         .map_err(setup_err("reading the table before the run".into()))?;
 
     let session = session_sql(dialect, strategy.isolation, w.lock_timeout_ms);
     let conns: Vec<Result<Conn, DbError>> = stream::iter(0..w.workers)
-        .map(|_| connect_session(dialect, url, &session))
+        .map(|_| connect_session_within(dialect, url, &session, statement_timeout))
         .buffered(32)
         .collect()
         .await;
@@ -247,6 +348,7 @@ async fn run_in_database(
         0
     };
     let start = Instant::now();
+    let deadline = w.duration.and_then(|d| start.checked_add(d));
     let shared = Arc::new(worker::Shared {
         program,
         workload: w.clone(),
@@ -257,7 +359,12 @@ async fn run_in_database(
         stop: AtomicBool::new(false),
         cancel: run_cancel.clone(),
         stop_now: worker::StopSignal::new(w.workers),
-        deadline: w.duration.map(|d| start + d),
+        deadline,
+        hard_end: deadline.and_then(|d| d.checked_add(END_GRACE)),
+        statement_timeout,
+        dialect,
+        cancels: std::sync::Mutex::new(Vec::new()),
+        started: start,
         url: url.to_string(),
         session_sql: session,
     });
@@ -287,15 +394,28 @@ async fn run_in_database(
     };
     let mut recorder = Recorder::default();
     let mut failure = None;
+    let mut fatal = None;
+    let mut server_lost = None;
     let mut conns = Vec::with_capacity(handles.len());
+    let mut stuck = false;
     for h in handles {
         match h.await {
-            Ok((rec, fail, conn)) => {
-                recorder.merge(rec);
-                if failure.is_none() {
-                    failure = fail.map(|f| format!("worker {} {}", f.worker, f.message));
+            Ok(end) => {
+                recorder.merge(end.recorder);
+                if let Some(f) = end.failure {
+                    let message = format!("worker {} {}", f.worker, f.message);
+                    if f.fatal {
+                        fatal.get_or_insert(format!(
+                            "strategy {} on {}: {}",
+                            strategy.name, target.label, f.message
+                        ));
+                    } else {
+                        server_lost.get_or_insert(message.clone());
+                    }
+                    failure.get_or_insert(message);
                 }
-                conns.push(conn);
+                conns.extend(end.conn);
+                stuck |= end.stuck;
             }
             Err(e) => failure = Some(format!("a worker panicked: {e}")),
         }
@@ -305,20 +425,66 @@ async fn run_in_database(
     watcher.abort();
     done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);
     violations.store(shared.violations.load(Ordering::Relaxed), Ordering::Relaxed);
-    for c in conns {
-        c.close().await;
-    }
-    let after = verify::snapshot(&mut admin, &plan.table, w.shape)
-        .await
-        .map_err(setup_err("reading the table after the run".into()))?;
+    let timeouts = recorder.outcomes[Outcome::Timeout.index()];
+    // An operation still running at the hard end, Ctrl-C or a lost server: every clean-up
+    // step gets a short bound. Statements that merely missed their deadline while the
+    // workers went on do not say the server is gone.
+    let degraded = cancel.is_cancelled() || stuck || server_lost.is_some();
+    let limit = if degraded {
+        CLEANUP_BOUND
+    } else {
+        statement_timeout.max(DDL_TIMEOUT)
+    };
+    // Cancels (already running on side connections), polite closes and the table check
+    // together: with a stopped server each waits its bound, not one after the other.
+    admin.set_statement_timeout(Some(limit));
+    let ((cancels, confirmed), _, after) = tokio::join!(
+        cancel::finish_cancels(&shared, limit),
+        futures_util::future::join_all(
+            conns
+                .into_iter()
+                .map(|c| tokio::time::timeout(limit, c.close()))
+        ),
+        bounded(
+            limit,
+            "reading the table",
+            verify::snapshot(&mut admin, &plan.table, w.shape),
+        )
+    );
+    let timeouts = (timeouts > 0).then(|| {
+        format!(
+            "{timeouts} operations missed their deadline (statement timeout {} ms); {confirmed} of {cancels} statements cancelled",
+            statement_timeout.as_millis()
+        )
+    });
     admin.close().await;
-    let verification = verify::verify(&before, &after, &recorder.acked, w.shape);
+    let (verification, verified) = match after {
+        Ok(after) => (
+            verify::verify(&before, &after, &recorder.acked, w.shape),
+            true,
+        ),
+        Err(e) => {
+            let why = format!("the table could not be checked after the run: {e}");
+            if matches!(e.class, Outcome::ConnectionError | Outcome::Timeout) {
+                server_lost.get_or_insert(why.clone());
+            }
+            failure = Some(match failure {
+                Some(f) => format!("{f}; {why}"),
+                None => why,
+            });
+            (Verification::default(), false)
+        }
+    };
     Ok(StrategyRun {
         recorder,
         elapsed,
         verification,
+        verified,
         isolation,
         failure,
+        fatal,
+        server_lost,
+        timeouts,
         interrupted: cancel.is_cancelled(),
         started: start,
     })

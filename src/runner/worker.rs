@@ -13,9 +13,10 @@ use futures_util::task::AtomicWaker;
 use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 
+use super::cancel::cancel_in_flight;
 use super::execute::{Values, operation};
 use super::keys::{KeyGen, KeyText};
-use crate::db::{Conn, Outcome, Param};
+use crate::db::{Conn, Dialect, Outcome, Param};
 use crate::metrics::Recorder;
 use crate::plan::{KeyType, Mode, TableSpec, Workload};
 use crate::strategy::Program;
@@ -44,8 +45,22 @@ pub struct Shared {
     /// token's and its `Notify`'s mutexes, shared by all workers, several times per operation;
     /// this is one relaxed load and, while an operation waits, a lock-free waker slot.
     pub stop_now: StopSignal,
-    /// When set, workers stop at this instant.
+    /// When set, workers start no operation after this instant.
     pub deadline: Option<Instant>,
+    /// When set, an operation still running at this instant (`deadline` plus a short grace)
+    /// is abandoned, counted as [`Outcome::Timeout`] and cancelled: the run ends on time
+    /// even when the server stops answering.
+    pub hard_end: Option<Instant>,
+    /// The per-statement deadline of every worker connection.
+    pub statement_timeout: Duration,
+    /// The dialect (for cancelling statements from a side connection).
+    pub dialect: Dialect,
+    /// Cancellations of statements that missed their deadline, running on side connections;
+    /// awaited (briefly) before the database is dropped. Each yields whether the server
+    /// confirmed it.
+    pub cancels: std::sync::Mutex<Vec<tokio::task::JoinHandle<bool>>>,
+    /// The run's start: per-second counts are seconds since this instant.
+    pub started: Instant,
     /// Reconnects a worker whose connection broke.
     pub url: String,
     /// Session settings (isolation level, lock timeout) applied to every connection.
@@ -174,25 +189,68 @@ pub struct WorkerFailure {
     pub worker: usize,
     /// What went wrong.
     pub message: String,
+    /// True when the scenario is broken (every operation failed with an error that is no
+    /// race class), false when the server was lost.
+    pub fatal: bool,
+}
+
+/// After this many operations of one worker that all failed with errors of no race class
+/// (syntax, undefined column, permission, statement deadline ...), the cell is stopped as
+/// broken.
+pub const FATAL_AFTER: u64 = 20;
+
+/// What a worker hands back: its measurements, why it stopped early, and its connection
+/// (none when it was lost or left with a statement in flight).
+pub struct WorkerEnd {
+    /// The worker's measurements.
+    pub recorder: Recorder,
+    /// Why it stopped early, if it did.
+    pub failure: Option<WorkerFailure>,
+    /// Its connection, to close politely.
+    pub conn: Option<Conn>,
+    /// True when an operation was still running at the hard end (the server is stuck).
+    pub stuck: bool,
+}
+
+/// Waits until `at`, or forever when there is none.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reconnects a worker, giving up on cancellation or at the hard end.
+async fn reconnect(
+    shared: &Shared,
+    stop: impl Future<Output = ()>,
+) -> Option<Result<Conn, String>> {
+    tokio::select! {
+        biased;
+        _ = stop => None,
+        _ = sleep_until(shared.hard_end) => None,
+        r = super::connect_session_within(shared.dialect, &shared.url, &shared.session_sql, shared.statement_timeout) => Some(r.map_err(|e| e.message)),
+    }
 }
 
 /// Runs `quota` operations (or until the deadline or cancellation).
-pub async fn run(
-    worker: usize,
-    mut conn: Conn,
-    quota: u64,
-    shared: Arc<Shared>,
-) -> (Recorder, Option<WorkerFailure>, Conn) {
+pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> WorkerEnd {
     let w = &shared.workload;
+    let mut conn = Some(conn);
     let mut rec = Recorder::default();
     let mut acked_keys = Acked::new(w);
     let stop = shared.stop_now.wait(worker);
     tokio::pin!(stop);
+    let end = sleep_until(shared.hard_end);
+    tokio::pin!(end);
     let mut keys = KeyGen::new(w, worker);
     let mut key_text = KeyText::new(&shared.table);
     let mut payload = String::with_capacity(32);
     let mut failure = None;
+    let mut stuck = false;
     let mut pending_progress = 0u64;
+    // Operations that did not end in an error of no race class (see FATAL_AFTER).
+    let mut sane = 0u64;
     let mut pending_violations = 0u64;
     let backoff_base = shared.program.retry.backoff_us;
     let counts = w.shape.counts();
@@ -201,6 +259,7 @@ pub async fn run(
             let synced = tokio::select! {
                 biased;
                 _ = &mut stop => false,
+                _ = &mut end => false,
                 r = shared.barrier.wait() => {
                     if r.is_leader() {
                         shared.stop.store(shared.deadline.is_some_and(|d| Instant::now() >= d), Ordering::Relaxed);
@@ -208,6 +267,7 @@ pub async fn run(
                     tokio::select! {
                         biased;
                         _ = &mut stop => false,
+                        _ = &mut end => false,
                         _ = shared.barrier.wait() => !shared.stop.load(Ordering::Relaxed),
                     }
                 }
@@ -218,6 +278,9 @@ pub async fn run(
         } else if shared.stop_now.is_set() {
             break;
         }
+        let Some(c) = conn.as_mut() else {
+            break;
+        };
         // One clock read per operation: the deadline check and the start of the latency.
         // In rounds mode the barrier's leader decides for everyone (above): a worker that
         // stopped here on its own would leave the others waiting at the next barrier forever.
@@ -242,17 +305,42 @@ pub async fn run(
             payload: &payload,
         };
         let jitter = keys.jitter();
-        let fut = operation(&mut conn, &shared.program, &values, |retry| {
+        let backend = c.backend_id();
+        let fut = operation(c, &shared.program, &values, |retry| {
             let base = backoff_base.saturating_mul(1 << retry.min(16)).min(100_000);
             Duration::from_micros((base as f64 * (0.5 + jitter)) as u64)
         });
         let result = tokio::select! {
             biased;
-            _ = &mut stop => break,
+            _ = &mut stop => {
+                // Interrupted with a statement in flight: cancel it so the database can be
+                // dropped at once, and give up the connection.
+                cancel_in_flight(&shared, backend);
+                conn = None;
+                break;
+            }
+            _ = &mut end => {
+                // Still running when the run had to end: the server is stuck or stopped.
+                rec.record(Outcome::Timeout, start.elapsed().as_micros() as u64);
+                rec.error(Outcome::Timeout, "timeout", "still running when the run's duration was over; cancelled", || "(in flight)".into());
+                cancel_in_flight(&shared, backend);
+                conn = None;
+                stuck = true;
+                break;
+            }
             r = fut => r,
         };
         let elapsed = start.elapsed();
         rec.record(result.outcome, elapsed.as_micros() as u64);
+        // The second the operation finished in: arithmetic on instants already read.
+        let second = (start + elapsed)
+            .saturating_duration_since(shared.started)
+            .as_secs();
+        rec.seconds.count(
+            second as usize,
+            result.outcome,
+            result.violation_at.is_some(),
+        );
         rec.retries += u64::from(result.retries);
         for h in &result.handled {
             rec.handled[h.index()] += 1;
@@ -270,24 +358,62 @@ pub async fn run(
         if acked {
             acked_keys.add(k);
         }
-        if let Some(e) = &result.error {
-            if e.class == Outcome::Other {
-                *rec.other_codes.entry(e.code.clone()).or_default() += 1;
-            }
-            if e.class == Outcome::ConnectionError {
-                match super::connect_session(conn.dialect(), &shared.url, &shared.session_sql).await
-                {
-                    Ok(c) => conn = c,
-                    Err(re) => {
-                        failure = Some(WorkerFailure {
-                            worker,
-                            message: format!(
-                                "lost its connection ({}) and could not reconnect: {}",
-                                e.message, re.message
-                            ),
-                        });
-                        shared.cancel.cancel();
-                        break;
+        match &result.error {
+            None => sane += 1,
+            Some(e) => {
+                let program = &shared.program;
+                rec.error(e.class, &e.code, &e.message, || {
+                    result
+                        .failed_at
+                        .map_or_else(|| "?".into(), |a| a.name(program).to_string())
+                });
+                if e.class == Outcome::Other {
+                    *rec.other_codes.entry(e.code.clone()).or_default() += 1;
+                }
+                if e.class.is_race() {
+                    sane += 1;
+                }
+                if e.class == Outcome::Timeout {
+                    cancel_in_flight(&shared, backend);
+                }
+                if !e.class.is_race() && sane == 0 && seq + 1 >= FATAL_AFTER {
+                    let step = result.failed_at.map_or("?", |a| a.name(&shared.program));
+                    let at = result
+                        .failed_at
+                        .and_then(|a| a.location(&shared.program))
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default();
+                    failure = Some(WorkerFailure {
+                        worker,
+                        message: format!(
+                            "every operation ({}) failed in step {step}{at} with {} ({}): {}",
+                            seq + 1,
+                            e.code,
+                            e.class.name(),
+                            e.message
+                        ),
+                        fatal: true,
+                    });
+                    shared.cancel.cancel();
+                    break;
+                }
+                if matches!(e.class, Outcome::ConnectionError | Outcome::Timeout) {
+                    conn = None;
+                    match reconnect(&shared, &mut stop).await {
+                        None => break,
+                        Some(Ok(c)) => conn = Some(c),
+                        Some(Err(re)) => {
+                            failure = Some(WorkerFailure {
+                                worker,
+                                message: format!(
+                                    "lost its connection ({}) and could not reconnect: {re}",
+                                    e.message
+                                ),
+                                fatal: false,
+                            });
+                            shared.cancel.cancel();
+                            break;
+                        }
                     }
                 }
             }
@@ -308,5 +434,10 @@ pub async fn run(
         .violations
         .fetch_add(pending_violations, Ordering::Relaxed);
     rec.acked = acked_keys.into_map();
-    (rec, failure, conn)
+    WorkerEnd {
+        recorder: rec,
+        failure,
+        conn,
+        stuck,
+    }
 }

@@ -54,6 +54,7 @@ pub struct RawWorkload {
     pub seed: Option<Spanned<i64>>,
     pub isolation: Option<Spanned<String>>,
     pub lock_timeout_ms: Option<Spanned<i64>>,
+    pub statement_timeout_ms: Option<Spanned<i64>>,
     pub repeat: Option<Spanned<i64>>,
 }
 

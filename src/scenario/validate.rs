@@ -317,6 +317,11 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         .map(|l| c.positive(l, "lock_timeout_ms", MAX_DURATION.as_millis() as u64))
         .transpose()?
         .unwrap_or(10_000);
+    let statement_timeout_ms = w
+        .statement_timeout_ms
+        .as_ref()
+        .map(|l| c.positive(l, "statement_timeout_ms", MAX_DURATION.as_millis() as u64))
+        .transpose()?;
     let repeat = match &w.repeat {
         None => 1,
         Some(r) => c.positive(r, "repeat", 1000)? as u32,
@@ -332,6 +337,7 @@ fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
         seed,
         isolation,
         lock_timeout_ms,
+        statement_timeout_ms,
         repeat,
     })
 }
@@ -606,8 +612,14 @@ fn custom_step(
         })?,
     };
     let name = st.name.clone().unwrap_or_else(|| format!("step{}", n + 1));
+    let at = c.err(sql, "");
     Step::new(dialect, &name, sql.get_ref(), when, effect)
-        .map(Some)
+        .map(|s| {
+            Some(Step {
+                location: Some(format!("{}:{}:{}", at.path.display(), at.line, at.column)),
+                ..s
+            })
+        })
         .map_err(|e| c.err(sql, e))
 }
 

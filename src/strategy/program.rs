@@ -138,6 +138,9 @@ pub struct Step {
     pub when: When,
     /// What its success means.
     pub effect: Effect,
+    /// Where a user's step is written (`file:line:column` of its SQL), for messages; `None`
+    /// for built-in steps.
+    pub location: Option<String>,
 }
 
 /// What to do when a step fails with a unique violation.
@@ -168,7 +171,7 @@ impl UniquePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Which classes are retried, indexed by [`Outcome::index`].
-    pub on: [bool; 9],
+    pub on: [bool; Outcome::COUNT],
     /// At most this many retries per operation (0 = never retry).
     pub max_retries: u32,
     /// Base backoff before the first retry, µs; doubled per retry, capped at 100 ms, with
@@ -179,14 +182,14 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// No retries.
     pub const NONE: RetryPolicy = RetryPolicy {
-        on: [false; 9],
+        on: [false; Outcome::COUNT],
         max_retries: 0,
         backoff_us: 0,
     };
 
     /// Retries `classes` up to `max_retries` times.
     pub fn on(classes: &[Outcome], max_retries: u32, backoff_us: u64) -> RetryPolicy {
-        let mut on = [false; 9];
+        let mut on = [false; Outcome::COUNT];
         for c in classes {
             on[c.index()] = true;
         }
@@ -300,6 +303,7 @@ impl Step {
             params,
             when,
             effect,
+            location: None,
         })
     }
 }

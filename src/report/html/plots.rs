@@ -12,9 +12,9 @@ use crate::db::Outcome;
 use crate::report::{StrategyResult, num};
 
 /// Width of every plot, px.
-const WIDTH: u32 = 960;
+pub(super) const WIDTH: u32 = 960;
 /// Font family of all plot text.
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 /// Height of one bar, px.
 const BAR: u32 = 16;
 /// Height of the legend strip, px.
@@ -30,7 +30,7 @@ const DB_COLORS: [RGBColor; 6] = [
     RGBColor(0x9c, 0x75, 0x5f),
 ];
 
-const GREY: RGBColor = RGBColor(0x88, 0x88, 0x88);
+pub(super) const GREY: RGBColor = RGBColor(0x88, 0x88, 0x88);
 
 /// The colour of an outcome class in the outcome-mix plot and its legend.
 pub fn outcome_color(o: Outcome) -> RGBColor {
@@ -43,6 +43,7 @@ pub fn outcome_color(o: Outcome) -> RGBColor {
         Outcome::SerializationFailure => RGBColor(0xf2, 0x8e, 0x2b),
         Outcome::LockTimeout => RGBColor(0xe8, 0xc5, 0x3a),
         Outcome::ConnectionError => RGBColor(0x55, 0x55, 0x55),
+        Outcome::Timeout => RGBColor(0x33, 0x33, 0x33),
         Outcome::Other => RGBColor(0xb5, 0xa9, 0xa5),
     }
 }
@@ -78,12 +79,12 @@ impl PlotData<'_> {
     }
 }
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
 /// A latency in µs as a short label (`850 µs`, `12 ms`, `1.5 s`).
-fn fmt_us(v: f64) -> String {
+pub(super) fn fmt_us(v: f64) -> String {
     if v >= 1e6 {
         format!("{} s", trim(v / 1e6))
     } else if v >= 1e3 {
@@ -105,7 +106,7 @@ fn text_width(text: &str) -> u32 {
 
 /// Draws a legend of coloured swatches (or plain text, without a colour) at the top of
 /// `area`, wrapping at the area's width (see [`legend_height`]).
-fn legend<DB: DrawingBackend>(
+pub(super) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     items: &[(String, Option<RGBColor>)],
     x0: i32,
@@ -134,7 +135,7 @@ fn legend<DB: DrawingBackend>(
 }
 
 /// Height the legend of `items` needs at width `WIDTH`, starting at `x0`.
-fn legend_height(items: &[(String, Option<RGBColor>)], x0: i32) -> u32 {
+pub(super) fn legend_height(items: &[(String, Option<RGBColor>)], x0: i32) -> u32 {
     let mut x = x0;
     let mut rows = 1;
     for (label, _) in items {
@@ -205,7 +206,7 @@ fn label_area(labels: &[String]) -> u32 {
 }
 
 /// Runs `draw` on a fresh SVG of `height` px and returns the SVG text.
-fn svg<F>(height: u32, draw: F) -> Result<String, String>
+pub(super) fn svg<F>(height: u32, draw: F) -> Result<String, String>
 where
     F: FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
 {
@@ -287,7 +288,7 @@ pub fn throughput(data: &PlotData) -> Result<String, String> {
                 ))
                 .map_err(err)?;
                 area.draw(&Text::new(
-                    format!("{}", num(r.ops_per_sec.round() as u64)),
+                    num(r.ops_per_sec.round() as u64),
                     (r.ops_per_sec + xmax * 0.005, mid),
                     (FONT, 13)
                         .into_font()

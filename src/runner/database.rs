@@ -1,0 +1,190 @@
+//! The run's databases: created, checked (every step prepared) and dropped, each step
+//! bounded in time; drops are also forgotten by the run state file.
+
+use std::time::Duration;
+
+use super::{HarnessError, Target};
+use crate::db::{Conn, DbError, Dialect, Outcome, database_url};
+use crate::plan::{KeyType, Plan, StrategyPlan};
+
+/// The limit on creating or dropping a database when none is given.
+pub const DDL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `fut` within `limit`; on expiry a [`Outcome::Timeout`] error naming `what`.
+pub(super) async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(DbError {
+            class: Outcome::Timeout,
+            code: "timeout".into(),
+            message: format!("no answer to {what} within {} ms", limit.as_millis()),
+        }),
+    }
+}
+
+/// Creates database `name` on the target (dropping a leftover of the same name first),
+/// each statement bounded by [`DDL_TIMEOUT`].
+pub async fn create_database(target: &Target, name: &str) -> Result<(), DbError> {
+    create_database_within(target, name, DDL_TIMEOUT).await
+}
+
+/// [`create_database`], each statement bounded by `statement_timeout`.
+pub async fn create_database_within(
+    target: &Target,
+    name: &str,
+    statement_timeout: Duration,
+) -> Result<(), DbError> {
+    let mut admin = Conn::connect(target.dialect, &target.url).await?;
+    admin.set_statement_timeout(Some(statement_timeout));
+    let q = target.dialect.quote_ident(name);
+    admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await?;
+    let r = admin.batch(&format!("CREATE DATABASE {q}")).await;
+    admin.close().await;
+    r
+}
+
+/// Drops database `name` (PostgreSQL 13+: WITH (FORCE), so lingering sessions don't block
+/// it), within the connect timeout plus [`DDL_TIMEOUT`]. On success the run state file
+/// forgets it (see [`crate::provision::run_state`]).
+pub async fn drop_database(target: &Target, name: &str) -> Result<(), DbError> {
+    drop_database_within(target, name, crate::db::connect_timeout() + DDL_TIMEOUT).await
+}
+
+/// [`drop_database`], connect and statements together bounded by `limit`.
+pub async fn drop_database_within(
+    target: &Target,
+    name: &str,
+    limit: Duration,
+) -> Result<(), DbError> {
+    let r = bounded(limit, "DROP DATABASE", async {
+        let mut admin = Conn::connect(target.dialect, &target.url).await?;
+        let q = target.dialect.quote_ident(name);
+        let r = match target.dialect {
+            Dialect::Postgres => match admin
+                .batch(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(_) => admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await,
+            },
+            Dialect::Mysql => admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await,
+        };
+        admin.close().await;
+        r
+    })
+    .await;
+    if r.is_ok() {
+        crate::provision::run_state::database_dropped(name);
+    }
+    r
+}
+
+/// Prepares every statement of every step of `program` on `conn` (the run's database,
+/// after the schema and setup), so a broken step fails before the workload starts.
+///
+/// Errors: [`HarnessError::Prepare`] naming the strategy, the step, its location and the
+/// server's message.
+pub async fn prepare_steps(
+    conn: &mut Conn,
+    program: &crate::strategy::Program,
+    strategy: &str,
+    key_type: KeyType,
+    target: &str,
+) -> Result<(), HarnessError> {
+    use crate::strategy::ParamRef;
+    let all = program
+        .pre
+        .iter()
+        .chain(&program.steps)
+        .chain(&program.fallback)
+        .chain(&program.finally);
+    for step in all {
+        let kinds: Vec<bool> = step
+            .params
+            .iter()
+            .map(|p| match p {
+                ParamRef::Key => key_type == KeyType::Text,
+                ParamRef::Payload => true,
+                ParamRef::Worker | ParamRef::Seq | ParamRef::Next => false,
+            })
+            .collect();
+        if let Err(source) = conn.prepare(&step.sql, &kinds).await {
+            return Err(HarnessError::Prepare {
+                strategy: strategy.to_string(),
+                step: step.name.clone(),
+                location: step.location.clone(),
+                target: target.to_string(),
+                source,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `keyrace check --postgres/--mysql`: in a fresh database `db_name` (created and always
+/// dropped), runs the schema and the strategy's setup and prepares every step. Returns how
+/// many statements were prepared.
+///
+/// Errors: [`HarnessError`] as [`run_strategy`].
+pub async fn check_strategy(
+    plan: &Plan,
+    strategy: &StrategyPlan,
+    program: &crate::strategy::Program,
+    target: &Target,
+    db_name: &str,
+) -> Result<usize, HarnessError> {
+    let dialect = target.dialect;
+    let setup_err = |what: String| {
+        move |source| HarnessError::Setup {
+            what,
+            target: target.label.clone(),
+            source,
+        }
+    };
+    create_database(target, db_name)
+        .await
+        .map_err(|source| HarnessError::Server {
+            target: target.label.clone(),
+            source,
+        })?;
+    let r = async {
+        let mut c = Conn::connect(dialect, &database_url(&target.url, db_name))
+            .await
+            .map_err(|source| HarnessError::Server {
+                target: target.label.clone(),
+                source,
+            })?;
+        c.set_statement_timeout(Some(DDL_TIMEOUT));
+        let schema = plan.schema.get(&dialect).map(String::as_str).unwrap_or("");
+        c.batch(schema)
+            .await
+            .map_err(setup_err("the schema SQL".into()))?;
+        if let Some(setup) = strategy.setup.get(&dialect) {
+            c.batch(setup).await.map_err(setup_err(format!(
+                "the setup SQL of strategy {}",
+                strategy.name
+            )))?;
+        }
+        let r = prepare_steps(
+            &mut c,
+            program,
+            &strategy.name,
+            plan.table.key_type,
+            &target.label,
+        )
+        .await;
+        c.close().await;
+        r.map(|()| {
+            program.pre.len() + program.steps.len() + program.fallback.len() + program.finally.len()
+        })
+    }
+    .await;
+    if let Err(e) = drop_database(target, db_name).await {
+        tracing::warn!("could not drop database {db_name} on {}: {e}", target.label);
+    }
+    r
+}
