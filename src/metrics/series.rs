@@ -12,12 +12,12 @@ use crate::db::Outcome;
 pub const MAX_SECONDS: usize = 86_400;
 
 /// Counts for one second of a run, indexed by [`Outcome::index`], plus the operations that
-/// saw a unique violation (handled or not). 32-bit counts keep a worker's series at 40 bytes
-/// per second (a 1,000-worker, one-hour run: 144 MB at most).
+/// saw a unique violation (handled or not). 32-bit counts keep a worker's series at 44 bytes
+/// per second (a 1,000-worker, one-hour run: 158 MB at most).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Second {
     /// Final outcome of each operation that finished in this second.
-    pub outcomes: [u32; 9],
+    pub outcomes: [u32; Outcome::COUNT],
     /// Operations finished in this second that saw at least one unique violation.
     pub violations_seen: u32,
 }
@@ -48,7 +48,7 @@ impl SecondCounts {
             self.0.resize(other.0.len(), Second::default());
         }
         for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
-            for i in 0..9 {
+            for i in 0..Outcome::COUNT {
                 mine.outcomes[i] = mine.outcomes[i].saturating_add(theirs.outcomes[i]);
             }
             mine.violations_seen = mine.violations_seen.saturating_add(theirs.violations_seen);
