@@ -18,6 +18,7 @@ fn report() -> InterleaveReport {
                 sql: "INSERT INTO t VALUES (1)".into(),
                 waiting: false,
                 detected_by: None,
+                output: Vec::new(),
                 result: Some(StepOutcome::Ok {
                     rows: None,
                     query: false,
@@ -28,6 +29,7 @@ fn report() -> InterleaveReport {
                 sql: "INSERT INTO t VALUES (1)".into(),
                 waiting: false,
                 detected_by: None,
+                output: Vec::new(),
                 result: Some(StepOutcome::Error(StepError {
                     class: Outcome::UniqueViolation,
                     code: "23505".into(),

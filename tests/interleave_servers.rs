@@ -91,7 +91,7 @@ async fn row_lock_wait_is_detected_then_completed_on_both_engines() {
             "{d}:\n{text}"
         );
         assert!(
-            matches!(&ev[4], Event::Completed { step, result: StepOutcome::Ok { .. } } if step == "s2_update"),
+            matches!(&ev[4], Event::Completed { step, result: StepOutcome::Ok { .. }, .. } if step == "s2_update"),
             "{d}: s2_update must complete after s1_commit:\n{text}"
         );
         assert!(

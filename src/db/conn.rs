@@ -339,6 +339,70 @@ impl Conn {
         within(dialect, self.statement_timeout, &mut self.broken, fut).await
     }
 
+    /// Runs `sql` (one or several statements) over the text protocol for an interleaving
+    /// step and keeps each result set apart, with the error that ended the text, if any.
+    ///
+    /// Used for MySQL/MariaDB ([`super::StepConn`] runs PostgreSQL steps). sqlx's
+    /// `fetch_many` yields rows then one query result per statement; it drops the column
+    /// definitions of a result set with no rows, so such a set is not reported.
+    pub async fn step_text(&mut self, sql: &str) -> super::StepText {
+        use futures_util::TryStreamExt;
+        let mut out = super::StepText::default();
+        if let Err(e) = self.check_broken() {
+            out.error = Some(e);
+            return out;
+        }
+        let dialect = self.dialect();
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        let mut current: Vec<Vec<Option<String>>> = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
+        macro_rules! collect {
+            ($c:expr) => {{
+                let mut s = $c.fetch_many(sqlx::raw_sql(sql));
+                loop {
+                    match s.try_next().await {
+                        Ok(Some(sqlx::Either::Right(row))) => {
+                            if current.is_empty() {
+                                columns =
+                                    row.columns().iter().map(|c| c.name().to_string()).collect();
+                            }
+                            current.push(
+                                (0..row.columns().len())
+                                    .map(|i| cell_text(&row, i))
+                                    .collect(),
+                            );
+                        }
+                        Ok(Some(sqlx::Either::Left(_))) => {
+                            if !current.is_empty() {
+                                out.replies.push(super::Reply::Set {
+                                    columns: std::mem::take(&mut columns),
+                                    rows: std::mem::take(&mut current),
+                                });
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            current.clear();
+                            out.error = Some(classify(dialect, &e));
+                            break;
+                        }
+                    }
+                }
+            }};
+        }
+        match &mut self.inner {
+            Inner::Pg(c) => collect!(c),
+            Inner::My(c) => collect!(c),
+        }
+        if !current.is_empty() {
+            out.replies.push(super::Reply::Set {
+                columns,
+                rows: current,
+            });
+        }
+        out
+    }
+
     /// Closes the connection politely (at most one second; a broken connection is just
     /// dropped, its socket closed).
     pub async fn close(self) {

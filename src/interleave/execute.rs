@@ -15,8 +15,8 @@ use super::output::{
     TargetReport, is_query,
 };
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
-use super::session::{Completion, SessionTask, closed};
-use crate::db::{Conn, DbError, Dialect, DropGuard, database_url, redact_url};
+use super::session::{Completion, Rows, SessionTask, StepItem, closed};
+use crate::db::{Conn, DbError, Dialect, DropGuard, Reply, StepText, database_url, redact_url};
 
 /// A server to run a scenario on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +211,8 @@ struct Waiting {
     done: Option<Completion>,
     star: bool,
     blockers: Vec<usize>,
+    /// `(step notices N)` markers: (session, notice count it must reach).
+    notices: Vec<(usize, usize)>,
     since: Instant,
     /// Start of the latest lock-view check that found this step blocked.
     blocked_at: Option<Instant>,
@@ -234,6 +236,10 @@ struct PermRun<'a> {
     sessions: Vec<SessionTask>,
     events: Vec<Event>,
     completed: HashSet<usize>,
+    /// Notices each session received in this permutation.
+    notice_counts: Vec<usize>,
+    /// When each session's latest notice was read.
+    notice_at: Vec<Instant>,
     waiting: Vec<Waiting>,
     last_event: Instant,
     wait_timeout: Duration,
@@ -254,6 +260,8 @@ impl<'a> PermRun<'a> {
             sessions: vec![],
             events: vec![],
             completed: HashSet::new(),
+            notice_counts: vec![],
+            notice_at: vec![],
             waiting: vec![],
             last_event: Instant::now(),
             wait_timeout: Duration::from_millis(plan.wait_timeout_ms),
@@ -262,6 +270,91 @@ impl<'a> PermRun<'a> {
 
     fn dialect(&self) -> Dialect {
         self.target.dialect
+    }
+
+    /// True when a waiting step's markers no longer hold it: its blocker steps completed
+    /// and the sessions named by `(step notices N)` sent their notices.
+    fn markers_met(&self, w: &Waiting) -> bool {
+        w.blockers.iter().all(|b| self.completed.contains(b))
+            && w.notices.iter().all(|&(s, n)| self.notice_counts[s] >= n)
+    }
+
+    /// Reports the notices every session received so far, in session order (PostgreSQL's
+    /// isolation tester prints them as it reads them, before the next step line).
+    fn drain_notices(&mut self) {
+        let notices = self.take_notices(None);
+        self.events.extend(notices);
+    }
+
+    /// Counts and returns the notices session `only` (or every session) received so far,
+    /// for the caller to report where the isolation tester prints them.
+    fn take_notices(&mut self, only: Option<usize>) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (i, task) in self.sessions.iter_mut().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            while let Ok(n) = task.notices.try_recv() {
+                self.notice_counts[i] += 1;
+                self.notice_at[i] = Instant::now();
+                out.push(Event::Notice {
+                    session: self.plan.sessions[i].name.clone(),
+                    severity: n.severity,
+                    message: n.message,
+                });
+            }
+        }
+        out
+    }
+
+    /// Splits what session `session` got back for `sql` into what is printed before the
+    /// outcome (earlier result sets, notices, then notifications after it) and the outcome:
+    /// the error, or the last result set when the text ended with one.
+    ///
+    /// Whether a result set came back is what the protocol said (PostgreSQL: a row
+    /// description), never guessed from the SQL text. On MySQL/MariaDB, where sqlx drops the
+    /// column definitions of an empty result set, a step that returned no row at all prints
+    /// `(0 rows)` when its text looks like a query.
+    fn outcome(&self, session: usize, sql: &str, text: &StepText) -> (Vec<StepItem>, StepOutcome) {
+        let name = &self.plan.sessions[session].name;
+        let mut output: Vec<StepItem> = Vec::new();
+        for r in &text.replies {
+            output.push(match r {
+                Reply::Set { columns, rows } => StepItem::Rows(Rows {
+                    columns: columns.clone(),
+                    rows: rows.clone(),
+                }),
+                Reply::Notification {
+                    channel,
+                    payload,
+                    pid,
+                } => StepItem::Notify {
+                    session: name.clone(),
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                    from: self
+                        .sessions
+                        .iter()
+                        .position(|t| t.id == u64::from(*pid))
+                        .map(|i| self.plan.sessions[i].name.clone())
+                        .unwrap_or_else(|| format!("PID {pid}")),
+                },
+            });
+        }
+        if let Some(e) = &text.error {
+            return (output, StepOutcome::Error(StepError::from(e.clone())));
+        }
+        let last = output
+            .iter()
+            .rposition(|i| !matches!(i, StepItem::Notify { .. }))
+            .filter(|&i| matches!(output[i], StepItem::Rows(_)));
+        if let Some(StepItem::Rows(rows)) = last.map(|i| output.remove(i)) {
+            let rows = Some(rows);
+            return (output, StepOutcome::Ok { rows, query: true });
+        }
+        let no_set = !output.iter().any(|i| matches!(i, StepItem::Rows(_)));
+        let query = self.dialect() == Dialect::Mysql && no_set && is_query(sql);
+        (output, StepOutcome::Ok { rows: None, query })
     }
 
     fn sql<'s>(&self, s: &'s SqlText) -> &'s str {
@@ -320,13 +413,18 @@ impl<'a> PermRun<'a> {
                     }
                 }
                 self.sessions.push(task);
+                self.notice_counts.push(0);
+                self.notice_at.push(Instant::now());
             }
             failure = self.run_steps(perm).await?;
+            self.drain_notices();
         } else {
             failure = failure.or(Some("setup failed".to_string()));
         }
         // Teardown: session teardowns, close sessions, then the top-level teardown.
         let sessions = std::mem::take(&mut self.sessions);
+        self.notice_counts.clear();
+        self.notice_at.clear();
         for (task, sess) in sessions.into_iter().zip(&self.plan.sessions) {
             for s in &sess.teardown {
                 if let Err(e) = task.run(self.sql(s)).await {
@@ -385,14 +483,25 @@ impl<'a> PermRun<'a> {
                 self.settle(Goal::Settled, long).await?;
             }
             let sql = self.sql(&step.sql).to_string();
-            let query = is_query(&sql);
             let star = ps.blockers.contains(&Blocker::Star);
             let blockers: Vec<usize> = ps
                 .blockers
                 .iter()
                 .filter_map(|b| match b {
                     Blocker::Step(i) => Some(*i),
-                    Blocker::Star => None,
+                    Blocker::Star | Blocker::Notices(..) => None,
+                })
+                .collect();
+            self.drain_notices();
+            let notices: Vec<(usize, usize)> = ps
+                .blockers
+                .iter()
+                .filter_map(|b| match b {
+                    Blocker::Notices(i, n) => {
+                        let s = self.plan.steps[*i].session;
+                        Some((s, self.notice_counts[s] + *n as usize))
+                    }
+                    _ => None,
                 })
                 .collect();
             let mut rx = self.sessions[step.session].launch(&sql).await;
@@ -405,6 +514,7 @@ impl<'a> PermRun<'a> {
                 done: None,
                 star,
                 blockers,
+                notices,
                 since: launched,
                 blocked_at: None,
             };
@@ -417,16 +527,22 @@ impl<'a> PermRun<'a> {
                 waiting.done = done;
                 det
             };
-            let unmet = waiting.blockers.iter().any(|b| !self.completed.contains(b));
+            // As the isolation tester: the step's own notices print before its line, the
+            // ones other sessions received meanwhile after it (and its result).
+            let own = self.take_notices(Some(step.session));
+            let others = self.take_notices(None);
+            self.events.extend(own);
+            let unmet = !self.markers_met(&waiting);
             match (&waiting.done, detection, unmet) {
                 (Some(c), None, false) => {
                     self.last_event = c.finished;
-                    let result = outcome(&c.result, query);
+                    let (output, result) = self.outcome(step.session, &sql, &c.result);
                     self.events.push(Event::Step {
                         step: step.name.clone(),
                         sql,
                         waiting: false,
                         detected_by: None,
+                        output,
                         result: Some(result),
                     });
                     self.completed.insert(ps.step);
@@ -438,11 +554,13 @@ impl<'a> PermRun<'a> {
                         sql,
                         waiting: true,
                         detected_by,
+                        output: Vec::new(),
                         result: None,
                     });
                     self.waiting.push(waiting);
                 }
             }
+            self.events.extend(others);
             if !self.waiting.is_empty() {
                 self.settle(Goal::Settled, long).await?;
             }
@@ -483,7 +601,7 @@ impl<'a> PermRun<'a> {
         loop {
             tokio::select! {
                 r = &mut rx => {
-                    let c = r.unwrap_or_else(|_| Completion { result: Err(closed()), finished: Instant::now() });
+                    let c = r.unwrap_or_else(|_| Completion { result: closed_text(), finished: Instant::now() });
                     return Ok((rx, Some(c), None));
                 }
                 _ = tokio::time::sleep(Duration::from_millis(5)) => {}
@@ -523,17 +641,26 @@ impl<'a> PermRun<'a> {
             // started waiting before it has finished too or is known to be blocked still (a
             // lock-view check that began after it finished says so). Two steps woken by one
             // COMMIT are thus reported in the same order every time.
-            let blockers_done = |w: &Waiting| w.blockers.iter().all(|b| self.completed.contains(b));
+            self.drain_notices();
+            let blockers_done = |w: &Waiting| self.markers_met(w);
             let ready: Vec<usize> = (0..self.waiting.len())
                 .filter(|&i| {
                     let w = &self.waiting[i];
                     let Some(done) = &w.done else { return false };
+                    // A step held by `(other notices N)` counts as finished when the last
+                    // of those notices was read, so a step that sent them and is still
+                    // running is not overtaken.
+                    let finished = w
+                        .notices
+                        .iter()
+                        .map(|&(s, _)| self.notice_at[s])
+                        .fold(done.finished, Instant::max);
                     blockers_done(w)
                         && !self.waiting[..i].iter().any(|e| {
                             e.done.is_none()
                                 && !e.star
                                 && blockers_done(e)
-                                && e.blocked_at.is_none_or(|t| t < done.finished)
+                                && e.blocked_at.is_none_or(|t| t < finished)
                                 && e.since.elapsed() < self.wait_timeout
                         })
                 })
@@ -554,10 +681,12 @@ impl<'a> PermRun<'a> {
             for w in taken {
                 let Some(c) = w.done else { continue };
                 let step = &self.plan.steps[w.step];
-                let query = is_query(self.sql(&step.sql));
+                let (output, result) = self.outcome(w.session, self.sql(&step.sql), &c.result);
+                self.drain_notices();
                 self.events.push(Event::Completed {
                     step: step.name.clone(),
-                    result: outcome(&c.result, query),
+                    output,
+                    result,
                 });
                 self.completed.insert(w.step);
                 self.last_event = self.last_event.max(c.finished);
@@ -589,11 +718,7 @@ impl<'a> PermRun<'a> {
                 .waiting
                 .iter()
                 .enumerate()
-                .filter(|(_, w)| {
-                    w.done.is_none()
-                        && !w.star
-                        && w.blockers.iter().all(|b| self.completed.contains(b))
-                })
+                .filter(|(_, w)| w.done.is_none() && !w.star && self.markers_met(w))
                 .map(|(i, w)| (i, self.sessions[w.session].id))
                 .collect();
             let settled = if candidates.is_empty() {
@@ -650,14 +775,16 @@ impl<'a> PermRun<'a> {
                 Some(c) => c.result,
                 None => match tokio::time::timeout_at(deadline.into(), w.rx).await {
                     Ok(Ok(c)) => c.result,
-                    _ => Err(closed()),
+                    _ => closed_text(),
                 },
             };
             let step = &self.plan.steps[w.step];
-            let query = is_query(self.sql(&step.sql));
+            let (output, result) = self.outcome(w.session, self.sql(&step.sql), &result);
+            self.drain_notices();
             self.events.push(Event::Completed {
                 step: step.name.clone(),
-                result: outcome(&result, query),
+                output,
+                result,
             });
         }
         Ok(())
@@ -669,22 +796,17 @@ fn try_take(rx: &mut oneshot::Receiver<Completion>) -> Option<Completion> {
         Ok(c) => Some(c),
         Err(oneshot::error::TryRecvError::Empty) => None,
         Err(oneshot::error::TryRecvError::Closed) => Some(Completion {
-            result: Err(closed()),
+            result: closed_text(),
             finished: Instant::now(),
         }),
     }
 }
 
-fn outcome(r: &Result<super::session::Rows, DbError>, query: bool) -> StepOutcome {
-    match r {
-        Ok(rows) if rows.columns.is_empty() && rows.rows.is_empty() => {
-            StepOutcome::Ok { rows: None, query }
-        }
-        Ok(rows) => StepOutcome::Ok {
-            rows: Some(rows.clone()),
-            query,
-        },
-        Err(e) => StepOutcome::Error(StepError::from(e.clone())),
+/// What a session that closed without answering reports.
+fn closed_text() -> StepText {
+    StepText {
+        replies: Vec::new(),
+        error: Some(closed()),
     }
 }
 

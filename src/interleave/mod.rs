@@ -37,7 +37,7 @@ pub use output::{
 pub use plan::{
     Blocker, InterleavePlan, Permutation, PermutationStep, Session, SourceFormat, SqlText, Step,
 };
-pub use session::Rows;
+pub use session::{Rows, StepItem};
 pub use spec::parse_spec;
 pub use toml::parse_toml;
 

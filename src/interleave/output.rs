@@ -4,7 +4,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use super::monitor::Engine;
-use super::session::Rows;
+use super::session::{Rows, StepItem};
 use crate::db::{DbError, Dialect, Outcome};
 
 /// Everything one run of an interleaving scenario produced, on every target.
@@ -125,6 +125,10 @@ pub enum Event {
         /// How the wait was detected.
         #[serde(skip_serializing_if = "Option::is_none")]
         detected_by: Option<Detection>,
+        /// What the step printed besides its result: earlier result sets (printed before
+        /// it) and notifications (printed after it); empty while it is waiting.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        output: Vec<StepItem>,
         /// The result when it completed right away.
         #[serde(skip_serializing_if = "Option::is_none")]
         result: Option<StepOutcome>,
@@ -133,8 +137,21 @@ pub enum Event {
     Completed {
         /// Step name.
         step: String,
+        /// What it printed before its result, and notifications (see [`Event::Step`]).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        output: Vec<StepItem>,
         /// Its result.
         result: StepOutcome,
+    },
+    /// A NOTICE or WARNING (PostgreSQL) a session received, printed when it arrived as
+    /// PostgreSQL's isolation tester does: `s1: NOTICE:  message`.
+    Notice {
+        /// The session that received it.
+        session: String,
+        /// `NOTICE`, `WARNING` ...
+        severity: String,
+        /// The message text.
+        message: String,
     },
     /// Setup or teardown SQL failed.
     SetupError {
@@ -159,6 +176,7 @@ impl PermutationReport {
                 | Event::Completed {
                     step,
                     result: StepOutcome::Error(err),
+                    ..
                 } => Some((step.as_str(), err)),
                 _ => None,
             })
@@ -255,6 +273,31 @@ fn render_rows(out: &mut String, rows: &Rows) {
     ));
 }
 
+/// Prints a step's result: earlier result sets in arrival order, the outcome,
+/// then notifications (the isolation tester reports them after the step's results).
+fn render_step_result(out: &mut String, output: &[StepItem], r: &StepOutcome) {
+    for item in output {
+        match item {
+            StepItem::Rows(rows) => render_rows(out, rows),
+            StepItem::Notify { .. } => {}
+        }
+    }
+    render_outcome(out, r);
+    for item in output {
+        if let StepItem::Notify {
+            session,
+            channel,
+            payload,
+            from,
+        } = item
+        {
+            out.push_str(&format!(
+                "{session}: NOTIFY \"{channel}\" with payload \"{payload}\" from {from}\n"
+            ));
+        }
+    }
+}
+
 fn render_outcome(out: &mut String, r: &StepOutcome) {
     match r {
         StepOutcome::Ok {
@@ -291,19 +334,29 @@ impl TargetReport {
                         step,
                         sql,
                         waiting,
+                        output,
                         result,
                         ..
                     } => {
                         out.push_str(&format!("step {step}: {sql}"));
                         out.push_str(if *waiting { " <waiting ...>\n" } else { "\n" });
                         if let Some(r) = result {
-                            render_outcome(&mut out, r);
+                            render_step_result(&mut out, output, r);
                         }
                     }
-                    Event::Completed { step, result } => {
+                    Event::Completed {
+                        step,
+                        output,
+                        result,
+                    } => {
                         out.push_str(&format!("step {step}: <... completed>\n"));
-                        render_outcome(&mut out, result);
+                        render_step_result(&mut out, output, result);
                     }
+                    Event::Notice {
+                        session,
+                        severity,
+                        message,
+                    } => out.push_str(&format!("{session}: {severity}:  {message}\n")),
                     Event::SetupError { what, error } => {
                         out.push_str(&format!("error in {what}: "));
                         render_error(&mut out, error);
@@ -382,7 +435,8 @@ impl InterleaveReport {
     }
 }
 
-/// True when `sql` contains a statement that returns rows (for printing `(0 rows)`).
+/// True when `sql` looks like it contains a statement that returns rows: only for
+/// MySQL/MariaDB steps that returned no row, whose empty result sets sqlx does not describe.
 pub(crate) fn is_query(sql: &str) -> bool {
     sql.split(';').any(|stmt| {
         let first = stmt

@@ -73,6 +73,11 @@ pub enum Blocker {
     /// `(other_step)`: the step is considered waiting until that step (an index into
     /// [`InterleavePlan::steps`]) has completed.
     Step(usize),
+    /// `(other_step notices N)` (PostgreSQL 14+): the step is considered waiting until that
+    /// step's session has sent N notices since this step was launched. keyrace prints a
+    /// step's notices with its result, so it waits until that step has completed, which
+    /// keeps the notices printed before this step's completion, as the marker intends.
+    Notices(usize, u32),
 }
 
 /// One entry of a permutation: a step and its markers.
@@ -154,6 +159,9 @@ impl InterleavePlan {
                         .map(|b| match b {
                             Blocker::Star => "*".to_string(),
                             Blocker::Step(i) => self.steps[*i].name.clone(),
+                            Blocker::Notices(i, n) => {
+                                format!("{} notices {n}", self.steps[*i].name)
+                            }
                         })
                         .collect();
                     s.push_str(&format!("({})", marks.join(",")));

@@ -5,7 +5,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::db::{Conn, DbError, Dialect};
+use crate::db::{DbError, Dialect, Notice, StepConn, StepText};
 
 /// Rows a step returned, as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -16,10 +16,30 @@ pub struct Rows {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
+/// Something a step printed besides its outcome: an earlier result set or a notification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepItem {
+    /// A result set (the server described its columns; it may have no rows).
+    Rows(Rows),
+    /// A notification delivered to the session, printed
+    /// `s1: NOTIFY "c" with payload "hi" from s2`.
+    Notify {
+        /// The session that received it.
+        session: String,
+        /// The channel.
+        channel: String,
+        /// The payload.
+        payload: String,
+        /// The sending session's name, or `PID n` when no session of the permutation sent it.
+        from: String,
+    },
+}
+
 /// A finished step as the session task saw it.
 #[derive(Debug)]
 pub(crate) struct Completion {
-    pub result: Result<Rows, DbError>,
+    pub result: StepText,
     pub finished: Instant,
 }
 
@@ -36,22 +56,22 @@ pub(crate) struct SessionTask {
     join: Option<JoinHandle<()>>,
     /// PostgreSQL backend pid or MySQL `CONNECTION_ID()`.
     pub id: u64,
+    /// PostgreSQL notices, as they arrive (also while a step waits).
+    pub notices: mpsc::UnboundedReceiver<Notice>,
 }
 
 impl SessionTask {
     /// Connects, prepares the connection (PostgreSQL: `deadlock_timeout = '100ms'`) and
     /// learns its server-side id.
     pub async fn open(dialect: Dialect, url: &str) -> Result<SessionTask, DbError> {
-        let mut conn = Conn::connect(dialect, url).await?;
+        let (notice_tx, mut notices) = mpsc::unbounded_channel();
+        let mut conn = StepConn::connect(dialect, url, notice_tx).await?;
         let id_sql = match dialect {
-            Dialect::Postgres => {
-                conn.batch("SET deadlock_timeout = '100ms'").await?;
-                "SELECT pg_backend_pid()::bigint"
-            }
+            Dialect::Postgres => "SET deadlock_timeout = '100ms'; SELECT pg_backend_pid()::bigint",
             Dialect::Mysql => "SELECT CONNECTION_ID()",
         };
         let id = conn
-            .scalar_text(id_sql)
+            .scalar(id_sql)
             .await?
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| DbError {
@@ -64,10 +84,7 @@ impl SessionTask {
             while let Some(cmd) = rx.recv().await {
                 match cmd {
                     Cmd::Run { sql, reply } => {
-                        let result = conn
-                            .rows_text(&sql)
-                            .await
-                            .map(|(columns, rows)| Rows { columns, rows });
+                        let result = conn.run(&sql).await;
                         let _ = reply.send(Completion {
                             result,
                             finished: Instant::now(),
@@ -77,10 +94,13 @@ impl SessionTask {
             }
             conn.close().await;
         });
+        // Notices of the connection's own set-up are not part of any step.
+        while notices.try_recv().is_ok() {}
         Ok(SessionTask {
             tx: Some(tx),
             join: Some(join),
             id,
+            notices,
         })
     }
 
@@ -99,10 +119,10 @@ impl SessionTask {
         rx
     }
 
-    /// Runs `sql` to completion.
-    pub async fn run(&self, sql: &str) -> Result<Rows, DbError> {
+    /// Runs `sql` to completion; only its error, if any, is kept.
+    pub async fn run(&self, sql: &str) -> Result<(), DbError> {
         match self.launch(sql).await.await {
-            Ok(c) => c.result,
+            Ok(c) => c.result.error.map_or(Ok(()), Err),
             Err(_) => Err(closed()),
         }
     }

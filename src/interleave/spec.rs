@@ -164,6 +164,8 @@ pub(crate) struct RawPermStep {
 pub(crate) enum RawBlocker {
     Star(Range<usize>),
     Step(Named),
+    /// `(other notices N)` (PostgreSQL 14+).
+    Notices(Named, u32),
 }
 
 struct Parser {
@@ -212,7 +214,23 @@ impl Parser {
             )),
         }
     }
-    /// `name` or `name(marker, ...)`.
+    /// A positive integer (the lexer hands digits over one `Other` token each).
+    fn count(&mut self) -> Result<u32, LocErr> {
+        let start = self.span();
+        let mut digits = String::new();
+        while let Tok::Other(c) = self.peek() {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            digits.push(*c);
+            self.bump();
+        }
+        match digits.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err((start, "expected a positive number of notices".into())),
+        }
+    }
+    /// `name` or `name(marker, ...)`; a marker is `*`, `step` or `step notices N`.
     fn perm_step(&mut self) -> Result<RawPermStep, LocErr> {
         let name = self.name("step")?;
         let mut blockers = Vec::new();
@@ -222,7 +240,14 @@ impl Parser {
                 match self.peek().clone() {
                     Tok::Star => blockers.push(RawBlocker::Star(self.bump().1)),
                     Tok::Ident(_) | Tok::Quoted(_) => {
-                        blockers.push(RawBlocker::Step(self.name("blocker step")?))
+                        let other = self.name("blocker step")?;
+                        if self.is_kw("notices") {
+                            self.bump();
+                            let n = self.count()?;
+                            blockers.push(RawBlocker::Notices(other, n));
+                        } else {
+                            blockers.push(RawBlocker::Step(other));
+                        }
                     }
                     t => {
                         return self.err(format!(
@@ -465,7 +490,7 @@ pub(crate) fn resolve_permutation(
         for b in &e.blockers {
             blockers.push(match b {
                 RawBlocker::Star(_) => Blocker::Star,
-                RawBlocker::Step(n) => {
+                RawBlocker::Step(n) | RawBlocker::Notices(n, _) => {
                     let i = lookup(n, "blocker step")?;
                     if i == step {
                         return Err((
@@ -473,7 +498,10 @@ pub(crate) fn resolve_permutation(
                             format!("step `{}` cannot block itself", n.name),
                         ));
                     }
-                    Blocker::Step(i)
+                    match b {
+                        RawBlocker::Notices(_, count) => Blocker::Notices(i, *count),
+                        _ => Blocker::Step(i),
+                    }
                 }
             });
         }

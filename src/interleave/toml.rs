@@ -383,7 +383,9 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
                     let mut entry = entry;
                     entry.name.span = relocate(entry.name.span.clone());
                     for b in &mut entry.blockers {
-                        if let super::spec::RawBlocker::Step(n) = b {
+                        if let super::spec::RawBlocker::Step(n)
+                        | super::spec::RawBlocker::Notices(n, _) = b
+                        {
                             n.span = relocate(n.span.clone());
                         }
                     }

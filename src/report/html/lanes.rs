@@ -112,6 +112,17 @@ pub enum Event {
         /// Its result.
         result: StepResult,
     },
+    /// A NOTICE or WARNING a session received (PostgreSQL).
+    Notice {
+        /// The session.
+        session: String,
+        /// `NOTICE`, `WARNING` ...
+        #[serde(default)]
+        severity: String,
+        /// The message.
+        #[serde(default)]
+        message: String,
+    },
     /// Setup or teardown failed.
     SetupError {
         /// Which block.
@@ -286,7 +297,7 @@ fn lanes_of(svg: &mut String, run: &Run, t: &Target, p: &Permutation, y0: u32) -
     let lane = |step: &str| lane_of.get(step).copied().unwrap_or(unknown);
     let needs_unknown = p.events.iter().any(|e| match e {
         Event::Step { step, .. } | Event::Completed { step, .. } => !lane_of.contains_key(&**step),
-        Event::SetupError { .. } => false,
+        Event::SetupError { .. } | Event::Notice { .. } => false,
     });
     if needs_unknown {
         names.push("steps".into());
@@ -359,6 +370,24 @@ fn lanes_of(svg: &mut String, run: &Run, t: &Target, p: &Permutation, y0: u32) -
                     None => format!("{step} completed"),
                 };
                 step_box(svg, x, y, class, step, &status, &title);
+            }
+            Event::Notice {
+                session,
+                severity,
+                message,
+            } => {
+                let row = names.iter().position(|n| n == session).unwrap_or(0);
+                let _ = write!(
+                    svg,
+                    "<text class=\"lane-notice\" x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#5f6b76\">\
+                     {}<title>{}: {}:  {}</title></text>",
+                    x + 4,
+                    top + row as u32 * LANE + LANE / 2 + 4,
+                    escape(&fit(severity, 10)),
+                    escape(session),
+                    escape(severity),
+                    escape(message)
+                );
             }
             Event::SetupError { what, error } => {
                 let _ = write!(
@@ -464,6 +493,7 @@ mod tests {
             sql: "SELECT 1".into(),
             waiting,
             detected_by: None,
+            output: Vec::new(),
             result,
         }
     }
@@ -483,6 +513,7 @@ mod tests {
                     step("b", false, Some(ok.clone())),
                     E::Completed {
                         step: "a".into(),
+                        output: Vec::new(),
                         result: err(Outcome::UniqueViolation, "23505"),
                     },
                 ],
