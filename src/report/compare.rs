@@ -627,7 +627,8 @@ pub fn render_table(c: &Comparison, width: usize) -> String {
             }
         }
     }
-    out.push_str(&format!("\n{}\n", summary(c)));
+    out.push('\n');
+    out.push_str(&wrap(&summary(c), width, "    "));
     out
 }
 
