@@ -148,4 +148,13 @@ fn threshold_gates_on_throughput() {
     let out = compare(&fixture(), &new, &["--format", "csv"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).starts_with("scenario,strategy,database,old_database"));
+    // Regressions beyond the noise make the longest summary line: it still fits.
+    for width in [80, 120] {
+        let out = compare_at(width, &fixture(), &new, &[]);
+        let t = text(&out);
+        assert!(t.contains("not failing without --threshold"), "{t}");
+        for line in t.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line:?}");
+        }
+    }
 }
