@@ -253,6 +253,10 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
     if let Some(s) = args.seed {
         w.seed = s;
     }
+    if let Some(r) = args.repeat {
+        // So that the report's workload shows the repetitions that ran.
+        w.repeat = r.max(1);
+    }
     if !args.strategies.is_empty() {
         plan.strategies
             .retain(|s| args.strategies.contains(&s.name));
