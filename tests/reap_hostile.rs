@@ -85,6 +85,14 @@ fn marker_naming(victim: &Victim, owner_pid: i32) -> Marker {
     }
 }
 
+/// A servers root of keyrace's own user, as keyrace makes it (mode 0711), under `tmp`.
+fn own_root(tmp: &Path) -> PathBuf {
+    let root = tmp.join("servers");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    root
+}
+
 fn require_root() {
     assert!(
         provision::running_as_root(),
@@ -138,11 +146,9 @@ fn a_root_owned_by_another_user_is_not_trusted() {
 fn a_session_directory_of_another_user_is_left_alone() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("servers");
+    let root = own_root(tmp.path());
     let mut victim = Victim::spawn(Path::new("sleep"), &["300"]);
     let owner = dead_pid();
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
     let session = root.join(format!("postgres-{owner}-abcd1234"));
     plant(&session, &marker_naming(&victim, owner), Some(NOBODY));
     let out = keyrace(&root, &["reap"]);
@@ -156,9 +162,7 @@ fn a_session_directory_of_another_user_is_left_alone() {
 fn a_marker_naming_a_process_that_is_not_a_server_kills_nothing() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("servers");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let root = own_root(tmp.path());
     let owner = dead_pid();
     let session = root.join(format!("postgres-{owner}-abcd1234"));
     // Even an argument naming the session directory does not make `sleep` a server.
@@ -176,9 +180,7 @@ fn a_marker_naming_a_process_that_is_not_a_server_kills_nothing() {
 fn a_prefix_of_a_live_directory_does_not_match_it() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("servers");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let root = own_root(tmp.path());
     let postgres = fake_postgres(tmp.path());
     let owner = dead_pid();
     // A live "server" of another run whose directory name starts with the orphan's name.
@@ -214,9 +216,7 @@ fn a_verified_orphan_server_is_still_stopped() {
     // The positive control: everything checks out, so the orphan is stopped.
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("servers");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let root = own_root(tmp.path());
     let postgres = fake_postgres(tmp.path());
     let owner = dead_pid();
     let session = root.join(format!("postgres-{owner}-abcd1234"));
