@@ -184,8 +184,22 @@ fn exit_within(
     limit: Duration,
     what: &str,
 ) -> (i32, Duration) {
+    exit_within_then(sandbox, child, limit, what, || {})
+}
+
+/// [`exit_within`], running `after` (e.g. SIGCONT to a stopped server) once the wait ends,
+/// whether or not `child` exited, so a failing test leaves nothing stopped.
+fn exit_within_then(
+    sandbox: &Sandbox,
+    child: &mut Child,
+    limit: Duration,
+    what: &str,
+    after: impl FnOnce(),
+) -> (i32, Duration) {
     let t0 = Instant::now();
-    let Some(status) = wait_exit(child, limit) else {
+    let status = wait_exit(child, limit);
+    after();
+    let Some(status) = status else {
         let _ = child.kill();
         panic!(
             "keyrace still runs {limit:?} after {what}:\n{}",
@@ -335,24 +349,17 @@ fn server_stopped_for_good(dialect: Dialect) {
     let url = server.url.clone();
     let mut keyrace = sandbox.spawn_run(&signup_args(dialect, &url, "5s"));
     sandbox.wait_for_cell(dialect, &url, 1, &mut keyrace, Duration::from_millis(1500));
-    let t0 = Instant::now();
     signal_server(&server, libc::SIGSTOP);
     // The 5 s duration was about 3.5 s from its end: the run must end soon after it.
-    let status = wait_exit(&mut keyrace, Duration::from_secs(30));
-    signal_server(&server, libc::SIGCONT);
-    let Some(status) = status else {
-        let _ = keyrace.kill();
-        panic!(
-            "keyrace still runs 30 s after SIGSTOP of the server:\n{}",
-            sandbox.log()
-        );
-    };
-    eprintln!(
-        "TIME-TO-EXIT SIGSTOP of the {dialect} server (5 s run, stopped ~1.5 s in): {} ms, {status}",
-        t0.elapsed().as_millis()
+    let (code, _) = exit_within_then(
+        &sandbox,
+        &mut keyrace,
+        Duration::from_secs(30),
+        &format!("SIGSTOP of the {dialect} server (5 s run, stopped ~1.5 s in)"),
+        || signal_server(&server, libc::SIGCONT),
     );
     let log = sandbox.log();
-    assert_eq!(status.code(), Some(2), "{log}");
+    assert_eq!(code, 2, "{log}");
     let json = sandbox.results();
     let results = results_of(&json);
     assert_eq!(results.len(), 1, "later cells skipped: {results:#?}");
@@ -766,20 +773,15 @@ fn sigint_with_a_stopped_server_ends_within_seconds_with_results() {
     signal_server(&server, libc::SIGSTOP);
     std::thread::sleep(Duration::from_secs(1));
     signal_group(&keyrace, libc::SIGINT);
-    let t0 = Instant::now();
-    let status = wait_exit(&mut keyrace, Duration::from_secs(30));
-    signal_server(&server, libc::SIGCONT);
-    let Some(status) = status else {
-        let _ = keyrace.kill();
-        panic!("keyrace still runs 30 s after SIGINT:\n{}", sandbox.log());
-    };
-    let took = t0.elapsed();
-    eprintln!(
-        "TIME-TO-EXIT SIGINT with the postgres server stopped: {} ms, {status}",
-        took.as_millis()
+    let (code, took) = exit_within_then(
+        &sandbox,
+        &mut keyrace,
+        Duration::from_secs(30),
+        "SIGINT with the postgres server stopped",
+        || signal_server(&server, libc::SIGCONT),
     );
     let log = sandbox.log();
-    assert_eq!(status.code(), Some(130), "{log}");
+    assert_eq!(code, 130, "{log}");
     assert!(took < Duration::from_secs(10), "{took:?}\n{log}");
     let json = sandbox.results();
     assert_eq!(json["interrupted"], true);
@@ -882,24 +884,17 @@ fn a_third_sigint_abandons_the_cleanup_and_says_what_is_left() {
     std::thread::sleep(Duration::from_millis(2));
     signal_group(&keyrace, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
-    let t0 = Instant::now();
     signal_group(&keyrace, libc::SIGINT);
-    let status = wait_exit(&mut keyrace, Duration::from_secs(30));
-    signal_server(&server, libc::SIGCONT);
-    let Some(status) = status else {
-        let _ = keyrace.kill();
-        panic!(
-            "keyrace still runs 30 s after three SIGINTs:\n{}",
-            sandbox.log()
-        );
-    };
-    eprintln!(
-        "TIME-TO-EXIT third SIGINT (server stopped): {} ms, {status}",
-        t0.elapsed().as_millis()
+    let (code, took) = exit_within_then(
+        &sandbox,
+        &mut keyrace,
+        Duration::from_secs(30),
+        "third SIGINT (server stopped)",
+        || signal_server(&server, libc::SIGCONT),
     );
     let log = sandbox.log();
-    assert_eq!(status.code(), Some(130), "{log}");
-    assert!(t0.elapsed() < Duration::from_secs(5), "{log}");
+    assert_eq!(code, 130, "{log}");
+    assert!(took < Duration::from_secs(5), "{log}");
     assert!(log.contains("still cleaning up"), "{log}");
     assert!(
         log.contains("left behind") && log.contains("keyrace reap"),
