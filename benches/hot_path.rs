@@ -6,11 +6,12 @@ use std::borrow::Cow;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keyrace::db::{Dialect, Outcome, classify};
+use keyrace::db::{Dialect, Engine, Outcome};
 use keyrace::metrics::Recorder;
 use keyrace::plan::{Distribution, Isolation, KeyType, Mode, Shape, TableSpec, Workload};
-use keyrace::runner::keys::{KeyGen, KeyText};
+use keyrace::runner::keys::KeyGen;
 use keyrace::strategy::compile;
+use keyrace::vocab::KeyText;
 
 fn workload(distribution: Distribution) -> Workload {
     Workload {
@@ -59,7 +60,7 @@ fn keys(c: &mut Criterion) {
         counter: None,
         payload: None,
     };
-    let mut text = KeyText::new(&table);
+    let mut text = KeyText::new(table.key_type, &table.key_format);
     g.bench_function("text_format", |b| {
         let mut k = 0u64;
         b.iter(|| {
@@ -107,11 +108,23 @@ fn classification(c: &mut Criterion) {
     let mut g = c.benchmark_group("classify");
     let unique = sqlx::Error::Database(Box::new(FakeDbError("23505")));
     g.bench_function("postgres_unique_violation", |b| {
-        b.iter(|| black_box(classify(Dialect::Postgres, black_box(&unique)).class))
+        b.iter(|| {
+            black_box(
+                Engine::default_for(Dialect::Postgres)
+                    .classify(black_box(&unique))
+                    .class,
+            )
+        })
     });
     let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
     g.bench_function("connection_error", |b| {
-        b.iter(|| black_box(classify(Dialect::Mysql, black_box(&io)).class))
+        b.iter(|| {
+            black_box(
+                Engine::default_for(Dialect::Mysql)
+                    .classify(black_box(&io))
+                    .class,
+            )
+        })
     });
     g.finish();
 }

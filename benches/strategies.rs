@@ -13,8 +13,9 @@ use keyrace::app;
 use keyrace::db::{Conn, Dialect, Param, database_url};
 use keyrace::plan::KeyType;
 use keyrace::runner::execute::{Values, operation};
-use keyrace::runner::keys::{KeyGen, KeyText};
+use keyrace::runner::keys::KeyGen;
 use keyrace::runner::{Target, connect_session, create_database, drop_database, session_sql};
+use keyrace::vocab::KeyText;
 
 /// Every built-in, on a table where each of them applies (text key, counter and payload).
 fn scenario() -> String {
@@ -61,11 +62,7 @@ fn strategies(c: &mut Criterion) {
     g.warm_up_time(Duration::from_secs(1));
     g.sample_size(20);
     for dialect in Dialect::ALL {
-        let target = Target {
-            dialect,
-            label: dialect.name().into(),
-            url: url(dialect),
-        };
+        let target = Target::new(dialect, dialect.name(), url(dialect));
         if let Err(e) = rt.block_on(Conn::connect(dialect, &target.url)) {
             eprintln!(
                 "skipping {dialect}: server unreachable ({e}); set KEYRACE_{}_URL",
@@ -82,9 +79,9 @@ fn strategies(c: &mut Criterion) {
                 create_database(&target, &db).await?;
                 let durl = database_url(&target.url, &db);
                 let mut conn = connect_session(
-                    dialect,
+                    target.engine,
                     &durl,
-                    &session_sql(dialect, s.isolation, plan.workload.lock_timeout_ms),
+                    &session_sql(target.engine, s.isolation, plan.workload.lock_timeout_ms),
                 )
                 .await?;
                 conn.batch(&plan.schema[&dialect]).await?;
@@ -102,7 +99,7 @@ fn strategies(c: &mut Criterion) {
                 }
             };
             let mut keys = KeyGen::new(&plan.workload, 0);
-            let mut text = KeyText::new(&plan.table);
+            let mut text = KeyText::new(plan.table.key_type, &plan.table.key_format);
             let mut payload = String::new();
             let mut seq = 0u64;
             g.bench_function(format!("{dialect}/{}", s.name), |b| {

@@ -9,9 +9,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::RunArgs;
 use crate::db::{Conn, Dialect, info, redact_url};
 use crate::interleave;
+pub use crate::options::RunOptions;
 use crate::plan::Plan;
 use crate::provision::{self, ServerSpec};
 use crate::report::{self, InterleaveResult, Report, ScenarioReport, ServerInfo};
@@ -79,23 +79,6 @@ pub fn default_url(dialect: Dialect) -> &'static str {
     }
 }
 
-fn short_version(dialect: Dialect, version: &str) -> String {
-    match dialect {
-        Dialect::Postgres => {
-            let v = version.split_whitespace().nth(1).unwrap_or(version);
-            format!("PostgreSQL {v}")
-        }
-        Dialect::Mysql => {
-            let v = version.split('-').next().unwrap_or(version);
-            if version.to_ascii_lowercase().contains("mariadb") {
-                format!("MariaDB {v}")
-            } else {
-                format!("MySQL {v}")
-            }
-        }
-    }
-}
-
 fn host_port(url: &str) -> (String, u16) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
@@ -127,7 +110,7 @@ pub async fn connect_server(
             crate::db::scrub_secrets(&e.message, &url)
         ))
     })?;
-    let version = info::version(&mut conn).await.map_err(|e| {
+    let (version, engine) = crate::db::detect(&mut conn).await.map_err(|e| {
         AppError::Server(format!(
             "{}: {}",
             redact_url(&url),
@@ -136,17 +119,14 @@ pub async fn connect_server(
     })?;
     let settings = info::settings(&mut conn).await;
     conn.close().await;
-    let label = short_version(dialect, &version);
+    let label = engine.label(&version);
     let (host, port) = host_port(&url);
     Ok(Server {
-        target: Target {
-            dialect,
-            label: label.clone(),
-            url: url.clone(),
-        },
+        target: Target::new(dialect, label.clone(), url.clone()).detected(engine, &version),
         info: ServerInfo {
             database: label,
             dialect: dialect.name().into(),
+            engine: engine.name().into(),
             provider: provider.into(),
             version,
             host,
@@ -236,7 +216,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
     }
 }
 
-fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
+fn apply_overrides(plan: &mut Plan, args: &RunOptions) {
     let w = &mut plan.workload;
     if let Some(n) = args.workers {
         w.workers = n;
@@ -266,7 +246,7 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) {
 /// `--strategy` names must name a strategy of some scenario.
 ///
 /// Errors: [`AppError::Usage`] listing the known names.
-pub fn check_strategy_names(scenarios: &Scenarios, args: &RunArgs) -> Result<(), AppError> {
+pub fn check_strategy_names(scenarios: &Scenarios, args: &RunOptions) -> Result<(), AppError> {
     let mut known: Vec<&str> = Vec::new();
     for p in &scenarios.plans {
         for s in &p.strategies {
@@ -292,7 +272,7 @@ pub fn check_strategy_names(scenarios: &Scenarios, args: &RunArgs) -> Result<(),
 }
 
 /// The dialects to run on, from `--only`.
-pub fn dialects(args: &RunArgs) -> Result<Vec<Dialect>, AppError> {
+pub fn dialects(args: &RunOptions) -> Result<Vec<Dialect>, AppError> {
     if args.only.is_empty() {
         return Ok(Dialect::ALL.to_vec());
     }
@@ -319,7 +299,7 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn progress_bar(args: &RunArgs, len: Option<u64>, msg: String) -> ProgressBar {
+fn progress_bar(args: &RunOptions, len: Option<u64>, msg: String) -> ProgressBar {
     let bar = match len {
         Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
@@ -344,8 +324,8 @@ fn cells_of(plan: &Plan, servers: &[Server]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (si, strategy) in plan.strategies.iter().enumerate() {
         for (vi, server) in servers.iter().enumerate() {
-            if plan.schema.contains_key(&server.target.dialect)
-                && strategy.programs.contains_key(&server.target.dialect)
+            if runner::schema_for(plan, &server.target).is_some()
+                && runner::program_for(strategy, &server.target).is_some()
             {
                 out.push((si, vi));
             }
@@ -355,7 +335,7 @@ fn cells_of(plan: &Plan, servers: &[Server]) -> Vec<(usize, usize)> {
 }
 
 /// Repetitions per cell: `--repeat`, else the scenario's `repeat`, at least 1.
-fn repeat_of(plan: &Plan, args: &RunArgs) -> u32 {
+fn repeat_of(plan: &Plan, args: &RunOptions) -> u32 {
     args.repeat.unwrap_or(plan.workload.repeat).max(1)
 }
 
@@ -373,7 +353,7 @@ async fn run_cell(
     strategy: &crate::plan::StrategyPlan,
     target: &Target,
     db_name: &str,
-    args: &RunArgs,
+    args: &RunOptions,
     cancel: &CancellationToken,
     progress: &Progress,
     label: &str,
@@ -421,7 +401,7 @@ async fn run_cell(
         })
     };
     let statement_timeout =
-        runner::statement_timeout(target.dialect, &plan.workload, args.statement_timeout);
+        runner::statement_timeout(target.engine, &plan.workload, args.statement_timeout);
     let r = runner::run_strategy(
         plan,
         strategy,
@@ -464,7 +444,7 @@ async fn run_cell(
 pub async fn run_plans(
     plans: &[Plan],
     servers: &[Server],
-    args: &RunArgs,
+    args: &RunOptions,
     command: Vec<String>,
     cancel: &CancellationToken,
 ) -> Report {
@@ -484,7 +464,7 @@ fn add_error(sr: &mut ScenarioReport, e: String) {
 async fn run_plans_lost(
     plans: &[Plan],
     servers: &[Server],
-    args: &RunArgs,
+    args: &RunOptions,
     command: Vec<String>,
     cancel: &CancellationToken,
 ) -> (Report, std::collections::BTreeSet<String>) {
@@ -514,7 +494,7 @@ async fn run_plans_lost(
                     .into_iter()
                     .filter(|&(si, vi)| {
                         matches!(
-                            p.strategies[si].programs.get(&servers[vi].target.dialect),
+                            runner::program_for(&p.strategies[si], &servers[vi].target),
                             Some(Ok(_))
                         )
                     })
@@ -559,9 +539,9 @@ async fn run_plans_lost(
                 if lost.contains(&target.label) {
                     continue;
                 }
-                if let Some(Err(why)) = strategy.programs.get(&target.dialect) {
+                if let Some(Err(why)) = runner::program_for(strategy, target) {
                     if reps[i].is_empty() {
-                        reps[i].push(report::unavailable(&strategy.name, target, why));
+                        reps[i].push(runner::unavailable(&strategy.name, target, &why));
                     }
                     continue;
                 }
@@ -569,7 +549,7 @@ async fn run_plans_lost(
                 progress.cell += 1;
                 let db_name = format!("keyrace_{run_id}_{db_counter}");
                 if server.info.provider == "url" {
-                    provision::run_state::record_database(target.dialect, &target.url, &db_name);
+                    provision::run_state::record_database(target.dialect(), &target.url, &db_name);
                 }
                 let label = format!("{} · {} · {}", plan.name, strategy.name, target.label);
                 let r = run_cell(
@@ -581,7 +561,7 @@ async fn run_plans_lost(
                         if run.interrupted {
                             report.interrupted = true;
                         }
-                        reps[i].push(report::result_of(
+                        reps[i].push(runner::result_of(
                             &strategy.name,
                             target,
                             &run,
@@ -623,7 +603,7 @@ async fn run_plans_lost(
             if rs.is_empty() {
                 continue;
             }
-            let dialect = servers[cells[i].1].target.dialect;
+            let dialect = servers[cells[i].1].target.dialect();
             sr.results.push(report::combine(
                 rs,
                 &plan.expectations,
@@ -666,17 +646,17 @@ pub async fn check_on_servers(
     for plan in plans {
         for server in servers
             .iter()
-            .filter(|s| plan.schema.contains_key(&s.target.dialect))
+            .filter(|s| runner::schema_for(plan, &s.target).is_some())
         {
             let target = &server.target;
             let mut prepared = 0;
             for strategy in &plan.strategies {
-                let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
+                let Some(Ok(program)) = runner::program_for(strategy, target) else {
                     continue;
                 };
                 n += 1;
                 let db = format!("keyrace_{run_id}_{n}");
-                provision::run_state::record_database(target.dialect, &target.url, &db);
+                provision::run_state::record_database(target.dialect(), &target.url, &db);
                 let r = runner::check_strategy(plan, strategy, program, target, &db).await;
                 match r {
                     Ok(steps) => prepared += steps,
@@ -703,7 +683,7 @@ pub async fn check_on_servers(
 /// Returns where the JSON and HTML went (`None`: nowhere, or not asked for) and what failed.
 pub fn write_results(
     report: &Report,
-    args: &RunArgs,
+    args: &RunOptions,
 ) -> (Option<PathBuf>, Option<PathBuf>, Vec<String>) {
     let w = report::write::write_report(report, &args.out, !args.no_html);
     (w.json, w.html, w.errors)
@@ -738,15 +718,12 @@ impl Resolved {
 /// started or reached (the message says what to install or set); cancelled by Ctrl-C.
 pub async fn resolve_servers(
     scenarios: &Scenarios,
-    args: &RunArgs,
+    args: &RunOptions,
     cancel: &CancellationToken,
 ) -> Result<Resolved, AppError> {
     let mut resolved = Resolved::default();
     for dialect in dialects(args)? {
-        let needed = scenarios
-            .plans
-            .iter()
-            .any(|p| p.schema.contains_key(&dialect))
+        let needed = scenarios.plans.iter().any(|p| p.supports(dialect))
             || scenarios
                 .interleavings
                 .iter()
@@ -798,7 +775,8 @@ pub async fn resolve_servers(
 /// directory (checked before any server is started) and unreachable servers; failing
 /// expectations are not errors (see [`Report::all_held`]), nor is a failure to write the
 /// results at the end (see [`RunOutcome::write_errors`]).
-pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
+pub async fn run(args: &RunOptions, cancel: &CancellationToken) -> Result<RunOutcome, AppError> {
+    args.validate().map_err(AppError::Usage)?;
     if let Some(d) = args.connect_timeout {
         crate::db::set_connect_timeout(d);
     }
@@ -814,7 +792,7 @@ pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcom
 async fn run_on(
     scenarios: &Scenarios,
     servers: &[Server],
-    args: &RunArgs,
+    args: &RunOptions,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, AppError> {
     if servers.is_empty() {
@@ -834,9 +812,24 @@ async fn run_on(
             report.interrupted = true;
             break;
         }
-        report
-            .interleavings
-            .push(run_interleaving(plan, &alive, args, cancel).await?);
+        // A harness error ends this interleaving only: what was measured before (and the
+        // scenarios after it) are still reported and written.
+        let result = match run_interleaving(plan, &alive, args, cancel).await {
+            Ok(r) => r,
+            Err(e) => InterleaveResult {
+                scenario: plan.name.clone(),
+                file: plan.source.display().to_string(),
+                teaches: plan.teaches.clone().unwrap_or_default(),
+                outputs: Default::default(),
+                summary: String::new(),
+                summary_rows: Vec::new(),
+                matched_expected: None,
+                diffs: Vec::new(),
+                report: serde_json::Value::Null,
+                error: Some(e.to_string()),
+            },
+        };
+        report.interleavings.push(result);
     }
     let (json_path, html_path, write_errors) = write_results(&report, args);
     Ok(RunOutcome {
@@ -856,17 +849,10 @@ async fn run_on(
 pub async fn run_interleaving(
     plan: &interleave::InterleavePlan,
     servers: &[Server],
-    args: &RunArgs,
+    args: &RunOptions,
     cancel: &CancellationToken,
 ) -> Result<InterleaveResult, AppError> {
-    let targets: Vec<interleave::Target> = servers
-        .iter()
-        .map(|s| interleave::Target {
-            dialect: s.target.dialect,
-            label: s.target.label.clone(),
-            url: s.target.url.clone(),
-        })
-        .collect();
+    let targets: Vec<Target> = servers.iter().map(|s| s.target.clone()).collect();
     let r = interleave::run(plan, &targets, cancel.clone())
         .await
         .map_err(|e| AppError::Server(format!("{}: {e}", plan.source.display())))?;
@@ -905,6 +891,7 @@ pub async fn run_interleaving(
         matched_expected: matched,
         diffs,
         report: serde_json::to_value(&r).unwrap_or_default(),
+        error: None,
     })
 }
 
@@ -926,7 +913,7 @@ pub async fn run_scenario(
         (Dialect::Postgres, postgres_url),
         (Dialect::Mysql, mysql_url),
     ] {
-        if let Some(url) = url.filter(|_| plan.schema.contains_key(&dialect)) {
+        if let Some(url) = url.filter(|_| plan.supports(dialect)) {
             servers.push(connect_server(dialect, url, "url", None).await?);
         }
     }
@@ -937,7 +924,7 @@ pub async fn run_scenario(
         )));
     }
     disambiguate(&mut servers);
-    let args = RunArgs::quiet(std::path::Path::new("results"));
+    let args = RunOptions::quiet(std::path::Path::new("results"));
     Ok(run_plans(
         &[plan],
         &servers,

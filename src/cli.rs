@@ -223,24 +223,30 @@ impl RunArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::scenario::parse_duration(s).map_err(|e| e.to_string())
+    keyrace::scenario::parse_duration(s).map_err(|e| e.to_string())
 }
 
 impl RunArgs {
-    /// The arguments of `keyrace run --quiet --no-html --out OUT` (environment fallbacks
-    /// such as KEYRACE_POSTGRES_URL apply), for library callers and tests.
-    pub fn quiet(out: &std::path::Path) -> RunArgs {
-        let argv = [
-            "keyrace".as_ref(),
-            "run".as_ref(),
-            "--quiet".as_ref(),
-            "--no-html".as_ref(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ];
-        match Cli::try_parse_from(argv).map(|c| c.command) {
-            Ok(Command::Run(args)) => args,
-            other => unreachable!("static arguments of `keyrace run` always parse: {other:?}"),
+    /// The library's options for these flags.
+    pub fn options(&self) -> keyrace::options::RunOptions {
+        keyrace::options::RunOptions {
+            paths: self.paths.clone(),
+            postgres: self.postgres.clone(),
+            mysql: self.mysql.clone(),
+            only: self.only.clone(),
+            strategies: self.strategies.clone(),
+            workers: self.workers,
+            operations: self.operations,
+            duration: self.duration,
+            statement_timeout: self.statement_timeout,
+            connect_timeout: self.connect_timeout,
+            seed: self.seed,
+            out: self.out.clone(),
+            no_html: self.no_html,
+            repeat: self.repeat,
+            quiet: self.quiet,
+            expected: self.expected.clone(),
+            update_expected: self.update_expected,
         }
     }
 }

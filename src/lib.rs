@@ -27,11 +27,12 @@
 //! ```
 
 pub mod app;
-pub mod cli;
 pub mod db;
+pub mod exit;
 pub mod expect;
 pub mod interleave;
 pub mod metrics;
+pub mod options;
 pub mod plan;
 pub mod provision;
 pub mod report;
@@ -39,3 +40,4 @@ pub mod runner;
 pub mod scenario;
 pub mod strategy;
 pub mod verify;
+pub mod vocab;

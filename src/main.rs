@@ -6,8 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use std::io::Write;
 
-use keyrace::cli::{Cli, Command, Format, ShowFormat};
+mod cli;
+
+use cli::{Cli, Command, Format, ShowFormat};
 use keyrace::db::Dialect;
+use keyrace::exit::Ending;
 use keyrace::report::table::TableOptions;
 use keyrace::report::{self, Report};
 use keyrace::{app, strategy};
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
             if reaped.errors.is_empty() {
                 databases
             } else {
-                ExitCode::from(2)
+                code(Ending::Error)
             }
         }
         Command::Run(args) => {
@@ -72,11 +75,11 @@ fn main() -> ExitCode {
                         if n == 1 { "session" } else { "sessions" }
                     ));
                 }
-                print_out(&text, ExitCode::SUCCESS)
+                print_out(&text, code(Ending::Done))
             }
             Err(e) => {
                 report_error(&e);
-                ExitCode::from(2)
+                code(Ending::Error)
             }
         },
         Command::Show(args) => match Report::read_json(&args.file) {
@@ -96,7 +99,7 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(2)
+                code(Ending::Error)
             }
         },
         Command::Compare(args) => compare(&args),
@@ -115,7 +118,7 @@ fn main() -> ExitCode {
                     b.summary
                 ));
             }
-            print_out(&text, ExitCode::SUCCESS)
+            print_out(&text, code(Ending::Done))
         }
     }
 }
@@ -170,14 +173,14 @@ fn report_error(e: &app::AppError) {
 }
 
 /// Writes `text` to stdout; a closed stdout (`| head -1`) ends quietly with `code`.
-fn print_out(text: &str, code: ExitCode) -> ExitCode {
+fn print_out(text: &str, then: ExitCode) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => code,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Ok(()) => then,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => then,
         Err(e) => {
             eprintln!("error: cannot write to stdout: {e}");
-            ExitCode::from(2)
+            code(Ending::Error)
         }
     }
 }
@@ -186,12 +189,12 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
-fn compare(args: &keyrace::cli::CompareArgs) -> ExitCode {
+fn compare(args: &cli::CompareArgs) -> ExitCode {
     let (old, new) = match (Report::read_json(&args.old), Report::read_json(&args.new)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return code(Ending::Error);
         }
     };
     let c = report::compare::compare(&old, &new, args.threshold);
@@ -201,29 +204,23 @@ fn compare(args: &keyrace::cli::CompareArgs) -> ExitCode {
         Format::Json => json(&c),
         Format::Csv => report::compare::render_csv(&c),
     };
-    let code = if c.failed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    };
-    print_out(&text, code)
+    print_out(&text, code(Ending::Compared(&c)))
 }
 
-/// The exit code of a run's report, for `run` and `show` alike: 130 interrupted, 2 a harness
-/// error in a scenario, 0 every expectation held, 1 one failed.
+/// The exit code of a run's report, for `run` and `show` alike (see [`keyrace::exit`]).
 fn exit_code(report: &Report) -> ExitCode {
-    if report.interrupted {
-        ExitCode::from(130)
-    } else if report.has_errors() {
-        ExitCode::from(2)
-    } else if report.all_held() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    code(Ending::Report {
+        report,
+        unwritten: false,
+    })
 }
 
-fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
+/// The process exit code of `ending`.
+fn code(ending: Ending<'_>) -> ExitCode {
+    ExitCode::from(keyrace::exit::exit_code(ending))
+}
+
+fn run(args: cli::RunArgs, threads: u16) -> ExitCode {
     // One thread by default: the sessions spend their time waiting on the server, and on a
     // machine the server shares every cross-thread wake-up (futex, work stealing) is CPU
     // taken from it. `--threads N` for a work-stealing runtime when the client needs more.
@@ -238,7 +235,7 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return code(Ending::Error);
         }
     };
     runtime.block_on(async {
@@ -247,9 +244,9 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
         // write partial results. Second: stop servers at once and exit 130.
         if let Err(e) = keyrace::provision::install_signal_handlers(cancel.clone()) {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return code(Ending::Error);
         }
-        match app::run(&args, &cancel).await {
+        match app::run(&args.options(), &cancel).await {
             Ok(out) => {
                 let opts = TableOptions {
                     width: report::table::terminal_width(),
@@ -264,7 +261,7 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     Format::Json => json(&out.report),
                     Format::Csv => report::csv::render(&out.report),
                 };
-                let printed = print_out(&text, ExitCode::SUCCESS);
+                let printed = print_out(&text, code(Ending::Done));
                 for s in out.report.scenarios.iter() {
                     for e in s.error.iter().flat_map(|e| e.lines()) {
                         eprintln!("error: {}: {e}", s.file);
@@ -285,28 +282,29 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
                     Some(h) => eprintln!("html: {}", h.display()),
                     None => {}
                 }
-                if printed != ExitCode::SUCCESS {
+                if printed != code(Ending::Done) {
                     printed
-                } else if !out.write_errors.is_empty() && !out.report.interrupted {
-                    ExitCode::from(2)
                 } else {
-                    exit_code(&out.report)
+                    code(Ending::Report {
+                        report: &out.report,
+                        unwritten: !out.write_errors.is_empty(),
+                    })
                 }
             }
             Err(e @ app::AppError::Interrupted(_)) => {
                 eprintln!("{e}");
-                ExitCode::from(130)
+                code(Ending::Interrupted)
             }
             Err(e) => {
                 report_error(&e);
-                ExitCode::from(2)
+                code(Ending::Error)
             }
         }
     })
 }
 
 /// `keyrace check --postgres URL --mysql URL`: prepare every step on the servers.
-fn check_on_servers(found: &app::Scenarios, args: &keyrace::cli::CheckArgs) -> ExitCode {
+fn check_on_servers(found: &app::Scenarios, args: &cli::CheckArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -314,7 +312,7 @@ fn check_on_servers(found: &app::Scenarios, args: &keyrace::cli::CheckArgs) -> E
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return code(Ending::Error);
         }
     };
     let urls = [
@@ -322,10 +320,10 @@ fn check_on_servers(found: &app::Scenarios, args: &keyrace::cli::CheckArgs) -> E
         (keyrace::db::Dialect::Mysql, args.mysql.as_deref()),
     ];
     match runtime.block_on(app::check_on_servers(&found.plans, &urls)) {
-        Ok(lines) => print_out(&(lines.join("\n") + "\n"), ExitCode::SUCCESS),
+        Ok(lines) => print_out(&(lines.join("\n") + "\n"), code(Ending::Done)),
         Err(e) => {
             report_error(&e);
-            ExitCode::from(2)
+            code(Ending::Error)
         }
     }
 }
@@ -346,11 +344,11 @@ fn reap_databases() -> ExitCode {
             if r.dropped.is_empty() && r.kept.is_empty() {
                 eprintln!("no databases left by killed runs");
             }
-            ExitCode::SUCCESS
+            code(Ending::Done)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            code(Ending::Error)
         }
     }
 }

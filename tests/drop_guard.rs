@@ -39,7 +39,7 @@ async fn a_panic_still_drops_the_database() {
         assert!(exists(dialect, &name).await);
         let (u, n) = (url.clone(), name.clone());
         let panicked = std::thread::spawn(move || {
-            let _guard = DropGuard::new(dialect, &u, &n);
+            let _guard = DropGuard::new(keyrace::db::Engine::default_for(dialect), &u, &n);
             panic!("a bug between CREATE DATABASE and the normal drop");
         })
         .join();
@@ -50,7 +50,11 @@ async fn a_panic_still_drops_the_database() {
         );
 
         // Disarmed after the normal drop: nothing more happens (and nothing is printed).
-        let guard = DropGuard::new(dialect, &url, "keyrace_guardtest_never_created");
+        let guard = DropGuard::new(
+            keyrace::db::Engine::default_for(dialect),
+            &url,
+            "keyrace_guardtest_never_created",
+        );
         guard.disarm();
     }
 }

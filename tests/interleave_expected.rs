@@ -123,11 +123,11 @@ async fn unreachable_server_is_a_clear_error() {
         "[[session]]\nname = \"s\"\n[[session.step]]\nname = \"a\"\nsql = \"SELECT 1\"\n",
     )
     .expect("valid");
-    let target = Target {
-        dialect: Dialect::Postgres,
-        label: "nowhere".into(),
-        url: "postgres://u:secret@127.0.0.1:1/db".into(),
-    };
+    let target = Target::new(
+        Dialect::Postgres,
+        "nowhere",
+        "postgres://u:secret@127.0.0.1:1/db",
+    );
     let err = interleave::run(&plan, &[target], CancellationToken::new())
         .await
         .expect_err("port 1 is closed");

@@ -26,11 +26,11 @@ fn table() -> TableSpec {
 async fn snapshot_and_verify_count_duplicates_missing_rows_and_lost_updates() {
     for dialect in Dialect::ALL {
         let server = common::server(dialect).await;
-        let target = Target {
+        let target = Target::new(
             dialect,
-            label: server.target.label.clone(),
-            url: server.target.url.clone(),
-        };
+            server.target.label.clone(),
+            server.target.url.clone(),
+        );
         let db = format!("keyrace_test_verify_{}", std::process::id());
         runner::create_database(&target, &db)
             .await
@@ -43,12 +43,12 @@ async fn snapshot_and_verify_count_duplicates_missing_rows_and_lost_updates() {
         c.batch("INSERT INTO t VALUES (1, 'import-1', 5)")
             .await
             .unwrap();
-        let before = verify::snapshot(&mut c, &table(), Shape::Counter)
+        let before = keyrace::runner::snapshot(&mut c, &table(), Shape::Counter)
             .await
             .unwrap();
         // key-1: 3 rows (2 duplicates), total 3; key-2: 1 row, total 4; key-3 acked but absent.
         c.batch("INSERT INTO t VALUES (2, 'key-1', 1), (3, 'key-1', 1), (4, 'key-1', 1), (5, 'key-2', 4)").await.unwrap();
-        let after = verify::snapshot(&mut c, &table(), Shape::Counter)
+        let after = keyrace::runner::snapshot(&mut c, &table(), Shape::Counter)
             .await
             .unwrap();
         assert_eq!(

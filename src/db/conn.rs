@@ -10,7 +10,7 @@ use sqlx::{
     Column, Connection, Executor, Row, SqlStr, mysql::MySqlConnection, postgres::PgConnection,
 };
 
-use super::{DbError, Dialect, Outcome, classify};
+use super::{DbError, Dialect, Engine, Outcome};
 
 /// Default limit on opening a connection (TCP connect, TLS, startup, authentication), ms.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,6 +50,7 @@ enum Inner {
 #[derive(Debug)]
 pub struct Conn {
     inner: Inner,
+    engine: Engine,
     statement_timeout: Option<Duration>,
     backend_id: Option<u64>,
     broken: bool,
@@ -101,17 +102,27 @@ impl Conn {
     /// server that does not answer in time gives [`Outcome::ConnectionError`] with code
     /// `connect_timeout`.
     pub async fn connect(dialect: Dialect, url: &str) -> Result<Conn, DbError> {
+        Conn::open(Engine::default_for(dialect), url).await
+    }
+
+    /// [`Conn::connect`] to a server known to be `engine` (its errors are classified by
+    /// that engine's table).
+    ///
+    /// Errors: as [`Conn::connect`].
+    pub async fn open(engine: Engine, url: &str) -> Result<Conn, DbError> {
         let limit = connect_timeout();
+        let dialect = engine.dialect();
         let fut = async {
             match dialect {
                 Dialect::Postgres => PgConnection::connect(url).await.map(Inner::Pg),
                 Dialect::Mysql => MySqlConnection::connect(url).await.map(Inner::My),
             }
-            .map_err(|e| classify(dialect, &e))
+            .map_err(|e| engine.classify(&e))
         };
         match tokio::time::timeout(limit, fut).await {
             Ok(r) => r.map(|inner| Conn {
                 inner,
+                engine,
                 statement_timeout: None,
                 backend_id: None,
                 broken: false,
@@ -135,6 +146,16 @@ impl Conn {
         }
     }
 
+    /// The engine whose error table classifies this connection's errors.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Sets the engine once the server has said what it is (see [`Engine::detect`]).
+    pub fn set_engine(&mut self, engine: Engine) {
+        self.engine = engine;
+    }
+
     /// Bounds every later statement on this connection by `limit` (`None`: no bound).
     pub fn set_statement_timeout(&mut self, limit: Option<Duration>) {
         self.statement_timeout = limit;
@@ -156,10 +177,7 @@ impl Conn {
     ///
     /// Errors: the database error.
     pub async fn read_backend_id(&mut self) -> Result<Option<u64>, DbError> {
-        let sql = match self.dialect() {
-            Dialect::Postgres => "SELECT pg_backend_pid()::text",
-            Dialect::Mysql => "SELECT CAST(CONNECTION_ID() AS CHAR)",
-        };
+        let sql = self.engine.backend_id_sql();
         let id = self.scalar_text(sql).await?.and_then(|t| t.parse().ok());
         self.backend_id = id;
         Ok(id)
@@ -181,7 +199,7 @@ impl Conn {
     /// several statements separated by `;`). Results are discarded.
     pub async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         let fut = async {
             match &mut self.inner {
@@ -189,27 +207,27 @@ impl Conn {
                 Inner::My(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
             }
         };
-        within(dialect, self.statement_timeout, &mut self.broken, fut).await
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// [`Conn::batch`] for SQL known at compile time (BEGIN, COMMIT, ROLLBACK, SAVEPOINT):
     /// no copy of the text per call.
     pub async fn batch_static(&mut self, sql: &'static str) -> Result<(), DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let fut = async {
             match &mut self.inner {
                 Inner::Pg(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
                 Inner::My(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
             }
         };
-        within(dialect, self.statement_timeout, &mut self.broken, fut).await
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Executes a write statement and returns the rows it affected.
     pub async fn execute(&mut self, sql: &SqlStr, params: &[Param<'_>]) -> Result<u64, DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let fut = async {
             match &mut self.inner {
                 Inner::Pg(c) => {
@@ -222,7 +240,7 @@ impl Conn {
                 }
             }
         };
-        within(dialect, self.statement_timeout, &mut self.broken, fut).await
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Runs a statement that may return rows and reports whether it did, with the first
@@ -233,7 +251,7 @@ impl Conn {
         params: &[Param<'_>],
     ) -> Result<StepResult, DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let fut = async {
             match &mut self.inner {
                 Inner::Pg(c) => {
@@ -250,7 +268,7 @@ impl Conn {
                 }
             }
         };
-        match within(dialect, self.statement_timeout, &mut self.broken, fut).await? {
+        match within(engine, self.statement_timeout, &mut self.broken, fut).await? {
             Some((first_int, first_bool)) => Ok(StepResult {
                 rows_affected: 1,
                 returned_row: true,
@@ -268,7 +286,7 @@ impl Conn {
     /// Errors: the server's error (e.g. 42703 undefined column, 1054 on MySQL/MariaDB).
     pub async fn prepare(&mut self, sql: &SqlStr, text_params: &[bool]) -> Result<(), DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let fut = async {
             match &mut self.inner {
                 Inner::Pg(c) => {
@@ -291,14 +309,14 @@ impl Conn {
                 Inner::My(c) => (&mut *c).prepare(sql.clone()).await.map(|_| ()),
             }
         };
-        within(dialect, self.statement_timeout, &mut self.broken, fut).await
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Returns the first column of the first row as text (for versions and settings), or
     /// `None` when there is no row or the value is NULL.
     pub async fn scalar_text(&mut self, sql: &str) -> Result<Option<String>, DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         let fut = async {
             match &mut self.inner {
@@ -312,7 +330,7 @@ impl Conn {
                     .map(|o| o.and_then(|r| text_value(&r))),
             }
         };
-        within(dialect, self.statement_timeout, &mut self.broken, fut).await
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Returns every row of a query as text cells (NULL as `None`); for verification and
@@ -322,7 +340,7 @@ impl Conn {
         sql: &str,
     ) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), DbError> {
         self.check_broken()?;
-        let dialect = self.dialect();
+        let engine = self.engine;
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         let fut = async {
             match &mut self.inner {
@@ -336,7 +354,7 @@ impl Conn {
                     .map(|rows| text_rows(&rows)),
             }
         };
-        within(dialect, self.statement_timeout, &mut self.broken, fut).await
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
     /// Runs `sql` (one or several statements) over the text protocol for an interleaving
@@ -352,7 +370,7 @@ impl Conn {
             out.error = Some(e);
             return out;
         }
-        let dialect = self.dialect();
+        let engine = self.engine;
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         let mut current: Vec<Vec<Option<String>>> = Vec::new();
         let mut columns: Vec<String> = Vec::new();
@@ -383,7 +401,7 @@ impl Conn {
                         Ok(None) => break,
                         Err(e) => {
                             current.clear();
-                            out.error = Some(classify(dialect, &e));
+                            out.error = Some(engine.classify(&e));
                             break;
                         }
                     }
@@ -421,7 +439,7 @@ impl Conn {
 
 /// Runs a statement future within `limit`; on expiry marks the connection broken.
 async fn within<T>(
-    dialect: Dialect,
+    engine: Engine,
     limit: Option<Duration>,
     broken: &mut bool,
     fut: impl Future<Output = Result<T, sqlx::Error>>,
@@ -436,7 +454,7 @@ async fn within<T>(
             }
         },
     };
-    r.map_err(|e| classify(dialect, &e))
+    r.map_err(|e| engine.classify(&e))
 }
 
 /// Cancels the statement that session `backend_id` is running, from a new connection to
@@ -445,19 +463,21 @@ async fn within<T>(
 ///
 /// Errors: the connection or database error; a timeout as [`Outcome::Timeout`].
 pub async fn cancel_backend(
-    dialect: Dialect,
+    engine: Engine,
     url: &str,
     backend_id: u64,
     limit: Duration,
 ) -> Result<bool, DbError> {
-    let mut side = Conn::connect(dialect, url).await?;
+    let mut side = Conn::open(engine, url).await?;
     side.set_statement_timeout(Some(limit));
-    let r = match dialect {
+    let sql = engine.cancel_sql(backend_id);
+    let r = match engine.dialect() {
+        // pg_cancel_backend answers false when the session is already gone.
         Dialect::Postgres => side
-            .scalar_text(&format!("SELECT pg_cancel_backend({backend_id})::text"))
+            .scalar_text(&sql)
             .await
-            .map(|v| v.as_deref() == Some("true")),
-        Dialect::Mysql => match side.batch(&format!("KILL QUERY {backend_id}")).await {
+            .map(|v| matches!(v.as_deref(), Some("true" | "t"))),
+        Dialect::Mysql => match side.batch(&sql).await {
             Ok(()) => Ok(true),
             // 1094: unknown thread id (the session is already gone).
             Err(e) if e.code == "1094" => Ok(false),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Conn, Dialect};
+use super::{Conn, Engine};
 
 /// How long a guard's emergency drop may take (connect + DROP DATABASE) before it gives up
 /// and says what is left.
@@ -14,7 +14,7 @@ const EMERGENCY_DROP_TIMEOUT: Duration = Duration::from_secs(15);
 /// drop). The normal path drops the database itself, reports errors, then disarms.
 #[derive(Debug)]
 pub struct DropGuard {
-    dialect: Dialect,
+    engine: Engine,
     admin_url: String,
     name: String,
     armed: bool,
@@ -22,9 +22,9 @@ pub struct DropGuard {
 
 impl DropGuard {
     /// Guards `name`, created through `admin_url` (which may hold a password: never printed).
-    pub fn new(dialect: Dialect, admin_url: &str, name: &str) -> DropGuard {
+    pub fn new(engine: Engine, admin_url: &str, name: &str) -> DropGuard {
         DropGuard {
-            dialect,
+            engine,
             admin_url: admin_url.to_string(),
             name: name.to_string(),
             armed: true,
@@ -34,7 +34,7 @@ impl DropGuard {
     /// The SQL that drops the guarded database: PostgreSQL `WITH (FORCE)` (13+) ends the
     /// sessions still connected to it.
     pub fn drop_sql(&self) -> String {
-        drop_database_sql(self.dialect, &self.name)
+        drop_database_sql(self.engine, &self.name)
     }
 
     /// The normal path dropped the database (or reported why not): nothing left to do.
@@ -43,13 +43,9 @@ impl DropGuard {
     }
 }
 
-/// `DROP DATABASE IF EXISTS <name>` for `dialect` (PostgreSQL with `WITH (FORCE)`).
-pub fn drop_database_sql(dialect: Dialect, name: &str) -> String {
-    let q = dialect.quote_ident(name);
-    match dialect {
-        Dialect::Postgres => format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"),
-        Dialect::Mysql => format!("DROP DATABASE IF EXISTS {q}"),
-    }
+/// The engine's first `DROP DATABASE` form for `name` (PostgreSQL `WITH (FORCE)`).
+pub fn drop_database_sql(engine: Engine, name: &str) -> String {
+    engine.drop_database_sql(name).remove(0)
 }
 
 impl Drop for DropGuard {
@@ -57,8 +53,8 @@ impl Drop for DropGuard {
         if !self.armed {
             return;
         }
-        let (dialect, url, sql, name) = (
-            self.dialect,
+        let (engine, url, sql, name) = (
+            self.engine,
             self.admin_url.clone(),
             self.drop_sql(),
             self.name.clone(),
@@ -71,7 +67,7 @@ impl Drop for DropGuard {
                 .ok()?;
             rt.block_on(async {
                 tokio::time::timeout(EMERGENCY_DROP_TIMEOUT, async {
-                    let mut admin = Conn::connect(dialect, &url).await.ok()?;
+                    let mut admin = Conn::open(engine, &url).await.ok()?;
                     let r = admin.batch(&sql).await;
                     admin.close().await;
                     r.ok()
@@ -87,7 +83,7 @@ impl Drop for DropGuard {
         if dropped.is_none() {
             eprintln!(
                 "warning: could not drop database {name} that keyrace created; remove it with: {}",
-                drop_database_sql(self.dialect, &self.name)
+                drop_database_sql(self.engine, &self.name)
             );
         }
     }

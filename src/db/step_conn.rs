@@ -15,8 +15,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, SimpleQueryMessage};
 
-use super::outcome::classify_sqlstate;
-use super::{Conn, DbError, Dialect, Outcome};
+use super::{Conn, DbError, Dialect, Engine, Outcome};
 
 /// Rows of cells as text, NULL as `None`.
 type Cells = Vec<Vec<Option<String>>>;
@@ -92,11 +91,11 @@ impl StepConn {
     ///
     /// Errors: the classified connection error.
     pub async fn connect(
-        dialect: Dialect,
+        engine: Engine,
         url: &str,
         notices: mpsc::UnboundedSender<Notice>,
     ) -> Result<StepConn, DbError> {
-        match dialect {
+        match engine.dialect() {
             Dialect::Postgres => {
                 let (client, mut connection) = tokio_postgres::connect(url, NoTls)
                     .await
@@ -120,7 +119,7 @@ impl StepConn {
                 });
                 Ok(StepConn::Pg(PgStepConn { client, messages }))
             }
-            Dialect::Mysql => Conn::connect(dialect, url).await.map(StepConn::My),
+            Dialect::Mysql => Conn::open(engine, url).await.map(StepConn::My),
         }
     }
 
@@ -220,7 +219,7 @@ impl PgStepConn {
 fn pg_error(e: &tokio_postgres::Error) -> DbError {
     match e.as_db_error() {
         Some(db) => DbError {
-            class: classify_sqlstate(db.code().code()),
+            class: Engine::default_for(Dialect::Postgres).classify_code(db.code().code()),
             code: db.code().code().to_string(),
             message: db.message().to_string(),
         },

@@ -9,48 +9,18 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
-use super::monitor::{Engine, Monitor};
+use super::monitor::Monitor;
 use super::output::{
     Detection, Event, InterleaveReport, PermutationReport, SessionSteps, StepError, StepOutcome,
     TargetReport, is_query,
 };
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, Rows, SessionTask, StepItem, closed};
-use crate::db::{Conn, DbError, Dialect, DropGuard, Reply, StepText, database_url, redact_url};
+use crate::db::{
+    Conn, DbError, Dialect, DropGuard, Engine, Reply, StepText, database_url, redact_url,
+};
 
-/// A server to run a scenario on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The dialect spoken there.
-    pub dialect: Dialect,
-    /// A label for output and summaries (e.g. `postgres`, `mariadb`).
-    pub label: String,
-    /// An admin URL: the runner creates and drops its own `keyrace_il_<random>` database.
-    pub url: String,
-}
-
-impl Target {
-    /// The default targets: `KEYRACE_POSTGRES_URL` and `KEYRACE_MYSQL_URL`, falling back to
-    /// `postgres://postgres@127.0.0.1:5432/test` and `mysql://root@127.0.0.1:3306/test`.
-    pub fn defaults() -> Vec<Target> {
-        let pg = std::env::var("KEYRACE_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let my = std::env::var("KEYRACE_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-        vec![
-            Target {
-                dialect: Dialect::Postgres,
-                label: "postgres".into(),
-                url: pg,
-            },
-            Target {
-                dialect: Dialect::Mysql,
-                label: "mysql".into(),
-                url: my,
-            },
-        ]
-    }
-}
+pub use crate::db::Target;
 
 /// Runs every permutation of `plan` once on each target.
 ///
@@ -110,10 +80,10 @@ async fn run_target(
 ) -> Result<Vec<TargetReport>, Error> {
     let mut base = TargetReport {
         label: target.label.clone(),
-        dialect: target.dialect,
+        dialect: target.dialect(),
         engine: None,
         server_version: None,
-        skipped: plan.unsupported_reason(target.dialect),
+        skipped: plan.unsupported_reason(target.dialect()),
         permutations: vec![],
     };
     if base.skipped.is_some() {
@@ -128,32 +98,31 @@ async fn run_target(
             source,
         }
     };
-    let mut admin = Conn::connect(target.dialect, &target.url)
+    let mut admin = Conn::open(target.engine, &target.url)
         .await
         .map_err(|source| Error::Connect {
             label: target.label.clone(),
             url: redact_url(&target.url),
             source,
         })?;
-    let version = admin
-        .scalar_text("SELECT VERSION()")
+    let (version, engine) = crate::db::detect(&mut admin)
         .await
         .map_err(db_err("reading the server version"))?;
-    let version = version.unwrap_or_default();
-    let engine = Engine::from_version(target.dialect, &version);
     base.engine = Some(engine);
-    base.server_version = Some(short_version(&version));
+    base.server_version = Some(engine.label(&version));
     let database = format!(
         "keyrace_il_{:016x}",
         RandomState::new().hash_one(Instant::now())
     );
-    let quoted = target.dialect.quote_ident(&database);
-    if let Err(e) = admin.batch(&format!("CREATE DATABASE {quoted}")).await {
-        admin.close().await;
-        return Err(db_err(&format!("creating database {database}"))(e));
+    let target = &target.clone().detected(engine, &version);
+    for sql in engine.create_database_sql(&database) {
+        if let Err(e) = admin.batch(&sql).await {
+            admin.close().await;
+            return Err(db_err(&format!("creating database {database}"))(e));
+        }
     }
     // From here on a panic (or a future dropped mid-run) still drops the database.
-    let guard = DropGuard::new(target.dialect, &target.url, &database);
+    let guard = DropGuard::new(engine, &target.url, &database);
     let url = database_url(&target.url, &database);
     let result = run_in_database(plan, target, &url, engine, cancel, times, &base).await;
     let dropped = admin.batch(&guard.drop_sql()).await;
@@ -173,7 +142,7 @@ async fn run_in_database(
     times: usize,
     base: &TargetReport,
 ) -> Result<Vec<TargetReport>, Error> {
-    let mut monitor = Monitor::open(target.dialect, url, engine)
+    let mut monitor = Monitor::open(url, engine)
         .await
         .map_err(|source| Error::Db {
             label: target.label.clone(),
@@ -269,7 +238,7 @@ impl<'a> PermRun<'a> {
     }
 
     fn dialect(&self) -> Dialect {
-        self.target.dialect
+        self.target.dialect()
     }
 
     /// True when a waiting step's markers no longer hold it: its blocker steps completed
@@ -375,17 +344,13 @@ impl<'a> PermRun<'a> {
     /// Grace period: a "blocked" verdict counts only from a query started this long after
     /// the latest completion or launch, so that lock releases have reached the server's views.
     fn grace(&self) -> Duration {
-        match self.monitor.engine {
-            Engine::Postgres => Duration::from_millis(20),
-            Engine::MariaDb => Duration::from_millis(120),
-            Engine::Mysql => Duration::from_millis(40),
-        }
+        self.monitor.engine.settle_interval()
     }
 
     async fn run(&mut self, url: &str, perm: &Permutation) -> Result<PermutationReport, Error> {
         let label = self.plan.permutation_label(perm);
         let mut failure = None;
-        let mut setup_conn = Conn::connect(self.dialect(), url)
+        let mut setup_conn = Conn::open(self.target.engine, url)
             .await
             .map_err(self.harness("connecting for setup"))?;
         let mut setup_ok = true;
@@ -401,7 +366,7 @@ impl<'a> PermRun<'a> {
         }
         if setup_ok {
             for sess in &self.plan.sessions {
-                let task = SessionTask::open(self.dialect(), url)
+                let task = SessionTask::open(self.target.engine, url)
                     .await
                     .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
                 for s in &sess.setup {
@@ -807,15 +772,5 @@ fn closed_text() -> StepText {
     StepText {
         replies: Vec::new(),
         error: Some(closed()),
-    }
-}
-
-/// `PostgreSQL 15.20 (Debian ...) on ...` → `PostgreSQL 15.20`; MySQL/MariaDB versions as they are.
-fn short_version(version: &str) -> String {
-    let mut words = version.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("PostgreSQL"), Some(v)) => format!("PostgreSQL {}", v.trim_end_matches(',')),
-        (Some(v), _) => v.to_string(),
-        _ => String::new(),
     }
 }

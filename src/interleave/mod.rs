@@ -26,10 +26,10 @@ mod toml;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::db::Engine;
 pub use diag::Diagnostic;
 pub use execute::{Target, run, run_repeated};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
-pub use monitor::Engine;
 pub use output::{
     Detection, Event, InterleaveReport, PermutationReport, SessionSteps, StepError, StepOutcome,
     TargetReport,

@@ -1,44 +1,11 @@
-//! Blocking detection from a separate monitor connection: `pg_blocking_pids` on PostgreSQL,
-//! `INNODB_TRX`/`PROCESSLIST` on MariaDB, `performance_schema.data_lock_waits` on MySQL 8.
+//! Blocking detection from a separate monitor connection, with the engine's query and poll
+//! cadence ([`crate::db::Backend::blocked_sql`]: `pg_blocking_pids` on PostgreSQL,
+//! `INNODB_TRX`/`PROCESSLIST` on MariaDB, `performance_schema.data_lock_waits` on MySQL 8).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::db::{Conn, DbError, Dialect};
-
-/// Which server family the monitor talks to (they expose lock waits differently).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Engine {
-    /// PostgreSQL: `pg_blocking_pids(pid)`.
-    Postgres,
-    /// MariaDB: `information_schema.INNODB_TRX` (cached, refreshed after 0.1 s without a
-    /// read) and `PROCESSLIST` (user locks, metadata locks).
-    MariaDb,
-    /// MySQL 8: `performance_schema.data_lock_waits` and `PROCESSLIST`.
-    Mysql,
-}
-
-impl Engine {
-    /// Detects the engine from `SELECT VERSION()` text.
-    pub fn from_version(dialect: Dialect, version: &str) -> Engine {
-        match dialect {
-            Dialect::Postgres => Engine::Postgres,
-            Dialect::Mysql if version.to_ascii_lowercase().contains("mariadb") => Engine::MariaDb,
-            Dialect::Mysql => Engine::Mysql,
-        }
-    }
-
-    /// The least time between two blocking queries: InnoDB's lock views are a cache that is
-    /// only refreshed when it was not read for 0.1 s, so MariaDB is polled every 120 ms.
-    pub fn poll_interval(self) -> Duration {
-        match self {
-            Engine::Postgres => Duration::from_millis(5),
-            Engine::MariaDb => Duration::from_millis(120),
-            Engine::Mysql => Duration::from_millis(20),
-        }
-    }
-}
+use crate::db::{Conn, DbError, Engine};
 
 /// A verdict on which sessions are blocked, with when the query started.
 #[derive(Debug)]
@@ -57,9 +24,9 @@ pub(crate) struct Monitor {
 
 impl Monitor {
     /// Opens the monitor connection on `url`.
-    pub async fn open(dialect: Dialect, url: &str, engine: Engine) -> Result<Monitor, DbError> {
+    pub async fn open(url: &str, engine: Engine) -> Result<Monitor, DbError> {
         Ok(Monitor {
-            conn: Conn::connect(dialect, url).await?,
+            conn: Conn::open(engine, url).await?,
             engine,
             last: None,
         })
@@ -93,25 +60,7 @@ impl Monitor {
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let sql = match self.engine {
-            Engine::Postgres => format!(
-                "SELECT pid::text FROM unnest(ARRAY[{list}]::int[]) AS pid \
-                 WHERE cardinality(pg_blocking_pids(pid)) > 0"
-            ),
-            Engine::MariaDb => format!(
-                "SELECT CAST(trx_mysql_thread_id AS CHAR) FROM information_schema.INNODB_TRX \
-                 WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id IN ({list}) \
-                 UNION SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST \
-                 WHERE ID IN ({list}) AND (STATE = 'User lock' OR STATE LIKE 'Waiting for%lock%')"
-            ),
-            Engine::Mysql => format!(
-                "SELECT CAST(t.PROCESSLIST_ID AS CHAR) FROM performance_schema.data_lock_waits w \
-                 JOIN performance_schema.threads t ON t.THREAD_ID = w.REQUESTING_THREAD_ID \
-                 WHERE t.PROCESSLIST_ID IN ({list}) \
-                 UNION SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST \
-                 WHERE ID IN ({list}) AND (STATE = 'User lock' OR STATE LIKE 'Waiting for%lock%')"
-            ),
-        };
+        let sql = self.engine.blocked_sql(&list);
         let (_, rows) = self.conn.rows_text(&sql).await?;
         let blocked = rows
             .into_iter()
@@ -123,10 +72,7 @@ impl Monitor {
 
     /// Cancels whatever session `id` is running (`pg_cancel_backend` / `KILL QUERY`).
     pub async fn cancel(&mut self, id: u64) -> Result<(), DbError> {
-        let sql = match self.engine {
-            Engine::Postgres => format!("SELECT pg_cancel_backend({id})"),
-            Engine::MariaDb | Engine::Mysql => format!("KILL QUERY {id}"),
-        };
+        let sql = self.engine.cancel_sql(id);
         self.conn.batch(&sql).await
     }
 

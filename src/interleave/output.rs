@@ -3,8 +3,8 @@
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use super::monitor::Engine;
 use super::session::{Rows, StepItem};
+use crate::db::Engine;
 use crate::db::{DbError, Dialect, Outcome};
 
 /// Everything one run of an interleaving scenario produced, on every target.

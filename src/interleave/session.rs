@@ -5,7 +5,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::db::{DbError, Dialect, Notice, StepConn, StepText};
+use crate::db::{DbError, Engine, Notice, StepConn, StepText};
 
 /// Rows a step returned, as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -63,15 +63,14 @@ pub(crate) struct SessionTask {
 impl SessionTask {
     /// Connects, prepares the connection (PostgreSQL: `deadlock_timeout = '100ms'`) and
     /// learns its server-side id.
-    pub async fn open(dialect: Dialect, url: &str) -> Result<SessionTask, DbError> {
+    pub async fn open(engine: Engine, url: &str) -> Result<SessionTask, DbError> {
         let (notice_tx, mut notices) = mpsc::unbounded_channel();
-        let mut conn = StepConn::connect(dialect, url, notice_tx).await?;
-        let id_sql = match dialect {
-            Dialect::Postgres => "SET deadlock_timeout = '100ms'; SELECT pg_backend_pid()::bigint",
-            Dialect::Mysql => "SELECT CONNECTION_ID()",
-        };
+        let mut conn = StepConn::connect(engine, url, notice_tx).await?;
+        if let Some(sql) = engine.interleave_session_sql() {
+            conn.scalar(sql).await?;
+        }
         let id = conn
-            .scalar(id_sql)
+            .scalar(engine.backend_id_sql())
             .await?
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| DbError {

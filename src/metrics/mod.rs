@@ -12,7 +12,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::db::Outcome;
+use crate::vocab::Outcome;
 
 /// Highest latency recorded, µs (60 s); slower operations are clamped to it.
 pub const MAX_LATENCY_US: u64 = 60_000_000;

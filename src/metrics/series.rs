@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::db::Outcome;
+use crate::vocab::Outcome;
 
 /// Longest series kept, s (one day); later operations count into the last second.
 pub const MAX_SECONDS: usize = 86_400;

@@ -4,7 +4,7 @@
 //! message, so a broken scenario or server is explained, not just counted.
 
 use super::{Report, num};
-use crate::db::Outcome;
+use crate::vocab::Outcome;
 
 /// The section (empty when no such error was counted), one line per code and cell:
 /// `  strategy on database: CODE ×N in step STEP: message`.

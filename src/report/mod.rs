@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{result_of, run_figures, unavailable};
+pub use build::{evaluate, run_figures};
 pub use repeat::combine;
 pub use tally::Tally;
 
-use crate::db::Outcome;
 use crate::expect::Verdict as Check;
 use crate::metrics::{CdfPoint, Latency, PerSecond};
+use crate::vocab::Outcome;
 pub use stats::{Spread, Stat};
 pub use verdict::{FastestSafe, Verdict, VerdictLevel};
 
@@ -96,6 +96,10 @@ pub struct InterleaveResult {
     pub diffs: Vec<String>,
     /// The full structured report (steps, waits, errors with codes).
     pub report: serde_json::Value,
+    /// Set when the interleaving could not run (a server lost, a database not created):
+    /// the run goes on with the next scenario and exits 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A server keyrace ran on.
@@ -105,6 +109,10 @@ pub struct ServerInfo {
     pub database: String,
     /// `postgres` or `mysql`.
     pub dialect: String,
+    /// The engine keyrace recognised (`postgres`, `mariadb`, `mysql8`, `galera`; see
+    /// `db::backend`); empty in reports written before engines were told apart.
+    #[serde(default)]
+    pub engine: String,
     /// Where it came from: `url`, `local` or `docker`.
     pub provider: String,
     /// `SELECT version()`.
@@ -393,6 +401,7 @@ impl Report {
     /// True when a scenario stopped on a harness error.
     pub fn has_errors(&self) -> bool {
         self.scenarios.iter().any(|s| s.error.is_some())
+            || self.interleavings.iter().any(|i| i.error.is_some())
     }
 
     /// Writes the report as pretty JSON to `dir/keyrace-<time>-<run id>.json`, atomically

@@ -50,7 +50,7 @@ fn median_latency(ls: &[&Latency]) -> Latency {
 pub fn combine(
     mut reps: Vec<StrategyResult>,
     expectations: &[Expectation],
-    dialect: crate::db::Dialect,
+    dialect: crate::vocab::Dialect,
     workload: &Workload,
 ) -> StrategyResult {
     if reps.len() <= 1 || reps.iter().any(|r| !r.available) {
@@ -161,9 +161,9 @@ pub fn combine(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Dialect;
     use crate::plan::{Distribution, Isolation, Mode, Shape};
     use crate::report::{Report, VerdictLevel};
+    use crate::vocab::Dialect;
 
     fn workload() -> Workload {
         Workload {

@@ -574,6 +574,9 @@ pub fn render_interleaving(i: &super::InterleaveResult, width: usize) -> String 
             out.push('\n');
         }
     }
+    if let Some(e) = &i.error {
+        out.push_str(&wrap(&format!("  error: {e}"), width, "    "));
+    }
     out.push('\n');
     out.push_str(&interleaving_summary(i, width));
     match i.matched_expected {

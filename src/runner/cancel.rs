@@ -13,9 +13,9 @@ pub fn cancel_in_flight(shared: &Shared, backend_id: Option<u64>) {
     let Some(id) = backend_id else {
         return;
     };
-    let (dialect, url) = (shared.dialect, shared.url.clone());
+    let (engine, url) = (shared.engine, shared.url.clone());
     let handle = tokio::spawn(async move {
-        match cancel_backend(dialect, &url, id, Duration::from_secs(2)).await {
+        match cancel_backend(engine, &url, id, Duration::from_secs(2)).await {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!("could not cancel the statement of session {id}: {e}");

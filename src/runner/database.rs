@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{HarnessError, Target};
-use crate::db::{Conn, DbError, Dialect, Outcome, database_url};
+use crate::db::{Conn, DbError, Outcome, database_url};
 use crate::plan::{KeyType, Plan, StrategyPlan};
 
 /// The limit on creating or dropping a database when none is given.
@@ -38,11 +38,15 @@ pub async fn create_database_within(
     name: &str,
     statement_timeout: Duration,
 ) -> Result<(), DbError> {
-    let mut admin = Conn::connect(target.dialect, &target.url).await?;
+    let mut admin = Conn::open(target.engine, &target.url).await?;
     admin.set_statement_timeout(Some(statement_timeout));
-    let q = target.dialect.quote_ident(name);
-    admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await?;
-    let r = admin.batch(&format!("CREATE DATABASE {q}")).await;
+    let mut r = Ok(());
+    for sql in target.engine.create_database_sql(name) {
+        r = admin.batch(&sql).await;
+        if r.is_err() {
+            break;
+        }
+    }
     admin.close().await;
     r
 }
@@ -61,18 +65,16 @@ pub async fn drop_database_within(
     limit: Duration,
 ) -> Result<(), DbError> {
     let r = bounded(limit, "DROP DATABASE", async {
-        let mut admin = Conn::connect(target.dialect, &target.url).await?;
-        let q = target.dialect.quote_ident(name);
-        let r = match target.dialect {
-            Dialect::Postgres => match admin
-                .batch(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
-                .await
-            {
-                Ok(()) => Ok(()),
-                Err(_) => admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await,
-            },
-            Dialect::Mysql => admin.batch(&format!("DROP DATABASE IF EXISTS {q}")).await,
-        };
+        let mut admin = Conn::open(target.engine, &target.url).await?;
+        // Alternatives in order (PostgreSQL: WITH (FORCE), then plain): the first that
+        // succeeds is enough; the last error is kept.
+        let mut r = Ok(());
+        for sql in target.engine.drop_database_sql(name) {
+            r = admin.batch(&sql).await;
+            if r.is_ok() {
+                break;
+            }
+        }
         admin.close().await;
         r
     })
@@ -137,7 +139,7 @@ pub async fn check_strategy(
     target: &Target,
     db_name: &str,
 ) -> Result<usize, HarnessError> {
-    let dialect = target.dialect;
+    let dialect = target.dialect();
     let setup_err = |what: String| {
         move |source| HarnessError::Setup {
             what,
@@ -152,18 +154,18 @@ pub async fn check_strategy(
             source,
         })?;
     let r = async {
-        let mut c = Conn::connect(dialect, &database_url(&target.url, db_name))
+        let mut c = Conn::open(target.engine, &database_url(&target.url, db_name))
             .await
             .map_err(|source| HarnessError::Server {
                 target: target.label.clone(),
                 source,
             })?;
         c.set_statement_timeout(Some(DDL_TIMEOUT));
-        let schema = plan.schema.get(&dialect).map(String::as_str).unwrap_or("");
+        let schema = super::schema_for(plan, target).unwrap_or("");
         c.batch(schema)
             .await
             .map_err(setup_err("the schema SQL".into()))?;
-        if let Some(setup) = strategy.setup.get(&dialect) {
+        if let Some(setup) = strategy.setup_for(dialect, target.engine.name()) {
             c.batch(setup).await.map_err(setup_err(format!(
                 "the setup SQL of strategy {}",
                 strategy.name

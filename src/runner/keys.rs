@@ -5,7 +5,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution as _, Zipf};
 
-use crate::plan::{Distribution, KeyType, Mode, TableSpec, Workload};
+use crate::plan::{Distribution, Mode, Workload};
 
 /// Draws key numbers for one worker.
 #[derive(Debug, Clone)]
@@ -64,53 +64,6 @@ impl KeyGen {
     }
 }
 
-/// Formats key numbers into text keys without allocating per operation.
-#[derive(Debug, Clone)]
-pub struct KeyText {
-    prefix: String,
-    suffix: String,
-    buf: String,
-    key_type: KeyType,
-}
-
-impl KeyText {
-    /// For the table's key type and format.
-    pub fn new(t: &TableSpec) -> KeyText {
-        let (prefix, suffix) = t.key_format.split_once("{}").unwrap_or((&t.key_format, ""));
-        KeyText {
-            prefix: prefix.into(),
-            suffix: suffix.into(),
-            buf: String::with_capacity(64),
-            key_type: t.key_type,
-        }
-    }
-
-    /// The text of key `k` (for text keys).
-    pub fn text(&mut self, k: u64) -> &str {
-        use std::fmt::Write;
-        self.buf.clear();
-        let _ = write!(self.buf, "{}{}{}", self.prefix, k, self.suffix);
-        &self.buf
-    }
-
-    /// The key type.
-    pub fn key_type(&self) -> KeyType {
-        self.key_type
-    }
-
-    /// Parses a key's text (or integer) back to its number; `None` for rows keyrace did not write.
-    pub fn parse(&self, s: &str) -> Option<u64> {
-        match self.key_type {
-            KeyType::Bigint => s.parse().ok(),
-            KeyType::Text => s
-                .strip_prefix(self.prefix.as_str())?
-                .strip_suffix(self.suffix.as_str())?
-                .parse()
-                .ok(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,21 +115,5 @@ mod tests {
         let mut g = KeyGen::new(&w, 1);
         let hot = (0..1000).filter(|&i| g.next(i) < 3).count();
         assert!(hot > 800, "hot share not respected: {hot}");
-    }
-
-    #[test]
-    fn text_keys_round_trip() {
-        let t = TableSpec {
-            name: "t".into(),
-            key: "k".into(),
-            key_type: KeyType::Text,
-            key_format: "user{}@x.org".into(),
-            counter: None,
-            payload: None,
-        };
-        let mut kt = KeyText::new(&t);
-        assert_eq!(kt.text(42), "user42@x.org");
-        assert_eq!(kt.parse("user42@x.org"), Some(42));
-        assert_eq!(kt.parse("import-3"), None);
     }
 }

@@ -7,6 +7,7 @@ mod cancel;
 mod database;
 pub mod execute;
 pub mod keys;
+mod result;
 mod worker;
 
 use database::bounded;
@@ -23,21 +24,43 @@ use futures_util::{StreamExt, stream};
 use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Conn, DbError, Dialect, Outcome, database_url, info};
+use crate::db::{Conn, DbError, Engine, Outcome, database_url, info};
 use crate::metrics::Recorder;
 use crate::plan::{Isolation, Mode, Plan, StrategyPlan, Workload};
 use crate::verify::{self, Verification};
 
-/// A server to run on.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// Its dialect.
-    pub dialect: Dialect,
-    /// How reports name it (engine, version, provider).
-    pub label: String,
-    /// Admin URL (may hold a password: never print it; see [`crate::db::redact_url`]).
-    pub url: String,
+pub use crate::db::Target;
+
+/// The program `strategy` runs on `target`: the engine's own (user steps with a
+/// `mariadb`/`mysql8`/`galera` key), else the dialect's; `Some(Err(why))` when it is not
+/// available there (no SQL for it, or a feature the server's version lacks, e.g. MERGE
+/// before PostgreSQL 15); `None` when the scenario does not cover the target's dialect.
+pub fn program_for<'a>(
+    strategy: &'a StrategyPlan,
+    target: &Target,
+) -> Option<Result<&'a crate::plan::Program, String>> {
+    match strategy.program_for(target.dialect(), target.engine.name())? {
+        Err(why) => Some(Err(why.clone())),
+        Ok(program) => match strategy
+            .requires
+            .iter()
+            .find(|f| !target.capabilities.has(**f))
+        {
+            Some(f) => Some(Err(format!(
+                "not available on {}: needs {}",
+                target.label,
+                f.describe()
+            ))),
+            None => Some(Ok(program)),
+        },
+    }
 }
+
+/// The schema SQL of `plan` for `target` (the engine's own, else the dialect's).
+pub fn schema_for<'a>(plan: &'a Plan, target: &Target) -> Option<&'a str> {
+    plan.schema_for(target.dialect(), target.engine.name())
+}
+pub use result::{result_of, unavailable};
 
 /// What one strategy run on one server produced.
 #[derive(Debug, Clone)]
@@ -115,18 +138,14 @@ pub enum HarnessError {
 /// that waits for a lock gets the server's own lock timeout first. The scenario's
 /// `statement_timeout_ms` replaces the default; `custom` (`--statement-timeout`) overrides
 /// both.
-pub fn statement_timeout(dialect: Dialect, w: &Workload, custom: Option<Duration>) -> Duration {
+pub fn statement_timeout(engine: Engine, w: &Workload, custom: Option<Duration>) -> Duration {
     if let Some(d) = custom {
         return d;
     }
     if let Some(ms) = w.statement_timeout_ms {
         return Duration::from_millis(ms);
     }
-    let lock = match dialect {
-        Dialect::Postgres => Duration::from_millis(w.lock_timeout_ms),
-        Dialect::Mysql => Duration::from_secs(w.lock_timeout_ms.div_ceil(1000).max(1)),
-    };
-    lock + Duration::from_secs(5)
+    engine.lock_wait_limit(w.lock_timeout_ms) + Duration::from_secs(5)
 }
 
 /// How long past a `duration` an operation may still run before it is abandoned as a
@@ -140,41 +159,18 @@ pub const CLEANUP_BOUND: Duration = Duration::from_secs(1);
 /// The SQL that puts a session at the strategy's isolation level and lock timeout (and on
 /// PostgreSQL, TCP keepalives from the server, so a session of a killed keyrace does not
 /// linger).
-pub fn session_sql(dialect: Dialect, isolation: Isolation, lock_timeout_ms: u64) -> String {
-    let mut sql = String::new();
-    match dialect {
-        Dialect::Postgres => {
-            if let Some(level) = isolation.sql() {
-                sql.push_str(&format!(
-                    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {level}; "
-                ));
-            }
-            sql.push_str("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; ");
-            sql.push_str(&format!("SET lock_timeout = {lock_timeout_ms}"));
-        }
-        Dialect::Mysql => {
-            if let Some(level) = isolation.sql() {
-                sql.push_str(&format!(
-                    "SET SESSION TRANSACTION ISOLATION LEVEL {level}; "
-                ));
-            }
-            sql.push_str(&format!(
-                "SET SESSION innodb_lock_wait_timeout = {}",
-                lock_timeout_ms.div_ceil(1000).max(1)
-            ));
-        }
-    }
-    sql
+pub fn session_sql(engine: Engine, isolation: Isolation, lock_timeout_ms: u64) -> String {
+    engine.session_sql(isolation.sql(), lock_timeout_ms)
 }
 
 /// Connects and applies the session settings (no statement deadline); see
 /// [`connect_session_within`].
 pub async fn connect_session(
-    dialect: Dialect,
+    engine: Engine,
     url: &str,
     session_sql: &str,
 ) -> Result<Conn, DbError> {
-    let mut c = Conn::connect(dialect, url).await?;
+    let mut c = Conn::open(engine, url).await?;
     c.batch(session_sql).await?;
     Ok(c)
 }
@@ -183,12 +179,12 @@ pub async fn connect_session(
 /// applies the session settings and records the session's backend id (for cancelling a
 /// statement that misses its deadline).
 pub async fn connect_session_within(
-    dialect: Dialect,
+    engine: Engine,
     url: &str,
     session_sql: &str,
     statement_timeout: Duration,
 ) -> Result<Conn, DbError> {
-    let mut c = Conn::connect(dialect, url).await?;
+    let mut c = Conn::open(engine, url).await?;
     c.set_statement_timeout(Some(statement_timeout));
     c.batch(session_sql).await?;
     c.read_backend_id().await?;
@@ -214,7 +210,7 @@ pub async fn run_strategy(
     done: Arc<AtomicU64>,
     violations: Arc<AtomicU64>,
 ) -> Result<Option<StrategyRun>, HarnessError> {
-    let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
+    let Some(Ok(program)) = program_for(strategy, target) else {
         return Ok(None);
     };
     let server_err = |source| HarnessError::Server {
@@ -279,7 +275,8 @@ async fn run_in_database(
     cancel: &CancellationToken,
     (done, violations): (Arc<AtomicU64>, Arc<AtomicU64>),
 ) -> Result<StrategyRun, HarnessError> {
-    let dialect = target.dialect;
+    let dialect = target.dialect();
+    let engine = target.engine;
     let w = &plan.workload;
     let setup_err = |what: String| {
         move |source| HarnessError::Setup {
@@ -288,7 +285,7 @@ async fn run_in_database(
             source,
         }
     };
-    let mut admin = Conn::connect(dialect, url)
+    let mut admin = Conn::open(engine, url)
         .await
         .map_err(|source| HarnessError::Server {
             target: target.label.clone(),
@@ -297,12 +294,12 @@ async fn run_in_database(
     // Schema, setup, prepares and the table checks are not the measured statements: they get
     // the DDL limit when the scenario's statement deadline is shorter.
     admin.set_statement_timeout(Some(statement_timeout.max(DDL_TIMEOUT)));
-    let schema = plan.schema.get(&dialect).map(String::as_str).unwrap_or("");
+    let schema = schema_for(plan, target).unwrap_or("");
     admin
         .batch(schema)
         .await
         .map_err(setup_err("the schema SQL".into()))?;
-    if let Some(setup) = strategy.setup.get(&dialect) {
+    if let Some(setup) = strategy.setup_for(dialect, engine.name()) {
         admin.batch(setup).await.map_err(setup_err(format!(
             "the setup SQL of strategy {}",
             strategy.name
@@ -316,13 +313,13 @@ async fn run_in_database(
         &target.label,
     )
     .await?;
-    let before = verify::snapshot(&mut admin, &plan.table, w.shape)
+    let before = snapshot(&mut admin, &plan.table, w.shape)
         .await
         .map_err(setup_err("reading the table before the run".into()))?;
 
-    let session = session_sql(dialect, strategy.isolation, w.lock_timeout_ms);
+    let session = session_sql(engine, strategy.isolation, w.lock_timeout_ms);
     let conns: Vec<Result<Conn, DbError>> = stream::iter(0..w.workers)
-        .map(|_| connect_session_within(dialect, url, &session, statement_timeout))
+        .map(|_| connect_session_within(engine, url, &session, statement_timeout))
         .buffered(32)
         .collect()
         .await;
@@ -362,7 +359,7 @@ async fn run_in_database(
         deadline,
         hard_end: deadline.and_then(|d| d.checked_add(END_GRACE)),
         statement_timeout,
-        dialect,
+        engine,
         cancels: std::sync::Mutex::new(Vec::new()),
         started: start,
         url: url.to_string(),
@@ -448,7 +445,7 @@ async fn run_in_database(
         bounded(
             limit,
             "reading the table",
-            verify::snapshot(&mut admin, &plan.table, w.shape),
+            snapshot(&mut admin, &plan.table, w.shape),
         )
     );
     let timeouts = (timeouts > 0).then(|| {
@@ -488,4 +485,17 @@ async fn run_in_database(
         interrupted: cancel.is_cancelled(),
         started: start,
     })
+}
+
+/// Reads rows and counter totals per key (see [`verify::snapshot_sql`]).
+///
+/// Errors: the classified database error of the GROUP BY query.
+pub async fn snapshot(
+    conn: &mut Conn,
+    table: &crate::plan::TableSpec,
+    shape: crate::plan::Shape,
+) -> Result<verify::Snapshot, DbError> {
+    let sql = verify::snapshot_sql(conn.dialect(), table, shape);
+    let (_, rows) = conn.rows_text(&sql).await?;
+    Ok(verify::Snapshot::from_rows(rows, table))
 }

@@ -15,11 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::cancel::cancel_in_flight;
 use super::execute::{Values, operation};
-use super::keys::{KeyGen, KeyText};
-use crate::db::{Conn, Dialect, Outcome, Param};
+use super::keys::KeyGen;
+use crate::db::{Conn, Engine, Outcome, Param};
 use crate::metrics::Recorder;
 use crate::plan::{KeyType, Mode, TableSpec, Workload};
 use crate::strategy::Program;
+use crate::vocab::KeyText;
 
 /// What every worker of one strategy run shares (read-only, or atomics touched per round
 /// or per batch, never per statement).
@@ -53,8 +54,8 @@ pub struct Shared {
     pub hard_end: Option<Instant>,
     /// The per-statement deadline of every worker connection.
     pub statement_timeout: Duration,
-    /// The dialect (for cancelling statements from a side connection).
-    pub dialect: Dialect,
+    /// The engine (for cancelling statements from a side connection).
+    pub engine: Engine,
     /// Cancellations of statements that missed their deadline, running on side connections;
     /// awaited (briefly) before the database is dropped. Each yields whether the server
     /// confirmed it.
@@ -229,7 +230,7 @@ async fn reconnect(
         biased;
         _ = stop => None,
         _ = sleep_until(shared.hard_end) => None,
-        r = super::connect_session_within(shared.dialect, &shared.url, &shared.session_sql, shared.statement_timeout) => Some(r.map_err(|e| e.message)),
+        r = super::connect_session_within(shared.engine, &shared.url, &shared.session_sql, shared.statement_timeout) => Some(r.map_err(|e| e.message)),
     }
 }
 
@@ -244,7 +245,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
     let end = sleep_until(shared.hard_end);
     tokio::pin!(end);
     let mut keys = KeyGen::new(w, worker);
-    let mut key_text = KeyText::new(&shared.table);
+    let mut key_text = KeyText::new(shared.table.key_type, &shared.table.key_format);
     let mut payload = String::with_capacity(32);
     let mut failure = None;
     let mut stuck = false;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use diagnostic::Diagnostic;
 pub use files::{MAX_FILE_BYTES, discover, read_text, text_of};
-pub use validate::{DurationError, MAX_DURATION, MIN_DURATION, parse_duration};
+pub use validate::{DurationError, MAX_DURATION, MAX_WORKERS, MIN_DURATION, parse_duration};
 
 use crate::plan::Plan;
 

@@ -89,8 +89,33 @@ pub struct RawStep {
     pub sql: Option<Spanned<String>>,
     pub postgres: Option<Spanned<String>>,
     pub mysql: Option<Spanned<String>>,
+    pub mariadb: Option<Spanned<String>>,
+    pub mysql8: Option<Spanned<String>>,
+    pub galera: Option<Spanned<String>>,
     pub when: Option<Spanned<String>>,
     pub effect: Option<Spanned<String>>,
+}
+
+impl RawStep {
+    /// The step's SQL written for engine `name` (`mariadb`, `mysql8`, `galera`), if any.
+    pub fn engine_sql(&self, name: &str) -> Option<&Spanned<String>> {
+        match name {
+            "mariadb" => self.mariadb.as_ref(),
+            "mysql8" => self.mysql8.as_ref(),
+            "galera" => self.galera.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// True when the step has SQL under any key.
+    pub fn has_sql(&self) -> bool {
+        self.sql.is_some()
+            || self.postgres.is_some()
+            || self.mysql.is_some()
+            || self.mariadb.is_some()
+            || self.mysql8.is_some()
+            || self.galera.is_some()
+    }
 }
 
 /// `retry = { on = [...], max = N, backoff_us = N }`; every key has a default.

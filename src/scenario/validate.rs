@@ -8,7 +8,6 @@ use toml::Spanned;
 
 use super::Diagnostic;
 use super::raw::{RawExpect, RawRetry, RawScenario, RawStep, RawStrategy, RawWorkload};
-use crate::db::{Dialect, Outcome};
 use crate::expect::{Bound, Expectation};
 use crate::plan::{
     Distribution, Isolation, KeyType, Mode, Plan, Shape, StrategyPlan, TableSpec, Workload,
@@ -16,6 +15,7 @@ use crate::plan::{
 use crate::strategy::{
     self, Ctx, Effect, Program, RETRYABLE, RetryPolicy, Step, UniquePolicy, When,
 };
+use crate::vocab::{Dialect, Outcome, SqlKey};
 
 /// Most concurrent sessions.
 pub const MAX_WORKERS: u64 = 10_000;
@@ -79,6 +79,7 @@ impl Checker<'_> {
         self.int_in(v, what, 1, hi, "")
     }
 
+    /// A dialect (`postgres`, `mysql`; `mariadb` also names the MySQL family here).
     fn dialect(&self, s: &Spanned<String>) -> Result<Dialect, Diagnostic> {
         Dialect::parse(s.get_ref()).ok_or_else(|| {
             self.err(
@@ -86,6 +87,25 @@ impl Checker<'_> {
                 format!(
                     "unknown database `{}`: use `postgres` or `mysql`",
                     s.get_ref()
+                ),
+            )
+        })
+    }
+
+    /// A SQL key: a dialect (`postgres`, `mysql`) or one engine of it (`mariadb`, `mysql8`,
+    /// `galera`).
+    fn sql_key(&self, s: &Spanned<String>) -> Result<SqlKey, Diagnostic> {
+        SqlKey::parse(s.get_ref()).ok_or_else(|| {
+            self.err(
+                s,
+                format!(
+                    "unknown database `{}`: use {}",
+                    s.get_ref(),
+                    SqlKey::names()
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })
@@ -105,10 +125,25 @@ pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagn
         return Err(c.err(&raw.name, "name must not be empty"));
     }
     let mut schema = BTreeMap::new();
+    let mut schema_engines = BTreeMap::new();
     for (k, v) in raw.schema.get_ref() {
-        schema.insert(c.dialect(k)?, v.get_ref().clone());
+        match c.sql_key(k)? {
+            SqlKey::Dialect(d) => schema.insert(d, v.get_ref().clone()),
+            SqlKey::Engine(e, _) => schema_engines.insert(e, v.get_ref().clone()),
+        };
     }
-    if schema.is_empty() {
+    // The dialects whose programs are built: those with schema SQL, for the dialect or
+    // for one of its engines.
+    let dialects: Vec<Dialect> = Dialect::ALL
+        .into_iter()
+        .filter(|d| {
+            schema.contains_key(d)
+                || schema_engines
+                    .keys()
+                    .any(|e| SqlKey::parse(e).is_some_and(|k| k.dialect() == *d))
+        })
+        .collect();
+    if dialects.is_empty() {
         return Err(c.err(
             &raw.schema,
             "schema needs setup SQL for at least one of `postgres`, `mysql`",
@@ -159,7 +194,7 @@ pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagn
     }
     let mut strategies: Vec<StrategyPlan> = Vec::new();
     for s in raw.strategies.get_ref() {
-        let plan = strategy_plan(&c, s, &schema, &table, &workload, &raw.strategies)?;
+        let plan = strategy_plan(&c, s, &dialects, &table, &workload, &raw.strategies)?;
         if strategies.iter().any(|p| p.name == plan.name) {
             let at = s
                 .name
@@ -190,6 +225,7 @@ pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagn
         claims: raw.claims,
         source: path.to_path_buf(),
         schema,
+        schema_engines,
         table,
         workload,
         strategies,
@@ -399,17 +435,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
 fn strategy_plan(
     c: &Checker,
     s: &RawStrategy,
-    schema: &BTreeMap<Dialect, String>,
+    dialects: &[Dialect],
     table: &TableSpec,
     workload: &Workload,
     all: &Spanned<Vec<RawStrategy>>,
 ) -> Result<StrategyPlan, Diagnostic> {
     let mut setup = BTreeMap::new();
+    let mut setup_engines = BTreeMap::new();
     for (k, v) in &s.setup {
-        setup.insert(c.dialect(k)?, v.get_ref().clone());
+        match c.sql_key(k)? {
+            SqlKey::Dialect(d) => setup.insert(d, v.get_ref().clone()),
+            SqlKey::Engine(e, _) => setup_engines.insert(e, v.get_ref().clone()),
+        };
     }
+    let mut engine_programs = BTreeMap::new();
     let isolation_override = s.isolation.as_ref().map(|i| c.isolation(i)).transpose()?;
     let mut programs = BTreeMap::new();
+    let mut requires: &'static [crate::vocab::Feature] = &[];
     let (name, builtin, isolation) = if let Some(u) = &s.builtin {
         let Some(b) = strategy::builtin(u.get_ref()) else {
             let known: Vec<_> = strategy::BUILTINS.iter().map(|b| b.name).collect();
@@ -431,7 +473,8 @@ fn strategy_plan(
                 "a strategy has either `use` (a built-in) or `step`s, not both",
             ));
         }
-        for &dialect in schema.keys() {
+        requires = b.requires;
+        for &dialect in dialects {
             let mut p = (b.build)(&Ctx {
                 dialect,
                 table,
@@ -467,8 +510,21 @@ fn strategy_plan(
                 format!("strategy `{}` has no [[strategy.step]]", name.get_ref()),
             ));
         }
-        for &dialect in schema.keys() {
-            programs.insert(dialect, custom_program(c, s, dialect)?);
+        for &dialect in dialects {
+            programs.insert(dialect, custom_program(c, s, SqlKey::Dialect(dialect))?);
+        }
+        // An engine gets its own program when one of its steps has SQL for it.
+        for &(engine, dialect) in crate::vocab::ENGINE_KEYS {
+            let has_own = [&s.pre, &s.steps, &s.fallback, &s.finally]
+                .into_iter()
+                .flatten()
+                .any(|st| st.get_ref().engine_sql(engine).is_some());
+            if has_own && dialects.contains(&dialect) {
+                engine_programs.insert(
+                    engine,
+                    custom_program(c, s, SqlKey::Engine(engine, dialect))?,
+                );
+            }
         }
         (
             name.get_ref().clone(),
@@ -479,9 +535,12 @@ fn strategy_plan(
     Ok(StrategyPlan {
         name,
         builtin,
+        requires,
         isolation,
         setup,
+        setup_engines,
         programs,
+        engine_programs,
     })
 }
 
@@ -524,19 +583,20 @@ fn retry(c: &Checker, r: &RawRetry) -> Result<RetryPolicy, Diagnostic> {
     Ok(RetryPolicy::on(&classes, max, backoff))
 }
 
-/// A user strategy for one dialect; "not available" when a step has no SQL for it.
+/// A user strategy for one dialect or engine; "not available" when a step has no SQL for it.
 fn custom_program(
     c: &Checker,
     s: &RawStrategy,
-    dialect: Dialect,
+    key: SqlKey,
 ) -> Result<Result<Program, String>, Diagnostic> {
+    let dialect = key.dialect();
     let mut lists: [Vec<Step>; 4] = Default::default();
     for (i, raw_steps) in [&s.pre, &s.steps, &s.fallback, &s.finally]
         .into_iter()
         .enumerate()
     {
         for (n, st) in raw_steps.iter().enumerate() {
-            match custom_step(c, st, dialect, n)? {
+            match custom_step(c, st, key, n)? {
                 Some(step) => lists[i].push(step),
                 None => {
                     return Ok(Err(format!(
@@ -577,16 +637,21 @@ fn custom_program(
 fn custom_step(
     c: &Checker,
     spanned: &Spanned<RawStep>,
-    dialect: Dialect,
+    key: SqlKey,
     n: usize,
 ) -> Result<Option<Step>, Diagnostic> {
     let st = spanned.get_ref();
-    let specific = match dialect {
+    let dialect = key.dialect();
+    let for_dialect = match dialect {
         Dialect::Postgres => &st.postgres,
         Dialect::Mysql => &st.mysql,
     };
-    let Some(sql) = specific.as_ref().or(st.sql.as_ref()) else {
-        if st.sql.is_none() && st.postgres.is_none() && st.mysql.is_none() {
+    let for_engine = match key {
+        SqlKey::Engine(e, _) => st.engine_sql(e),
+        SqlKey::Dialect(_) => None,
+    };
+    let Some(sql) = for_engine.or(for_dialect.as_ref()).or(st.sql.as_ref()) else {
+        if !st.has_sql() {
             let name = st.name.clone().unwrap_or_else(|| format!("step {}", n + 1));
             return Err(c.err(
                 spanned,

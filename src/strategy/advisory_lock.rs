@@ -3,14 +3,15 @@
 //! MySQL/MariaDB: `GET_LOCK(name, timeout)` before the transaction, `RELEASE_LOCK` after it.
 
 use super::{Builtin, Ctx, Effect, Program, When};
-use crate::db::Dialect;
 use crate::plan::KeyType;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "advisory-lock",
     summary: "per-key advisory lock (pg_advisory_xact_lock / GET_LOCK), then check-then-insert",
     isolation: None,
+    requires: &[],
     build,
 };
 

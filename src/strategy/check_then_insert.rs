@@ -8,6 +8,7 @@ pub const BUILTIN: Builtin = Builtin {
     name: "check-then-insert",
     summary: "SELECT, then INSERT when no row was found, in one transaction",
     isolation: None,
+    requires: &[],
     build,
 };
 

@@ -10,6 +10,7 @@ pub const BUILTIN: Builtin = Builtin {
     name: "insert-catch-select",
     summary: "INSERT; on unique violation ROLLBACK, then SELECT (or UPDATE) the existing row",
     isolation: None,
+    requires: &[],
     build,
 };
 

@@ -2,14 +2,15 @@
 //! other errors into warnings too. Counter shape: UPDATE when nothing was inserted.
 
 use super::{Builtin, Ctx, Program, not_for, not_on};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "insert-ignore",
     summary: "INSERT IGNORE (counter: then UPDATE when nothing was inserted)",
     isolation: None,
+    requires: &[],
     build,
 };
 

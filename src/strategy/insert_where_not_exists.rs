@@ -3,14 +3,15 @@
 //! COMMITTED both sessions see no row and one gets the unique violation.
 
 use super::{Builtin, Ctx, Program, not_for};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "insert-where-not-exists",
     summary: "INSERT … SELECT … WHERE NOT EXISTS (one statement)",
     isolation: None,
+    requires: &[],
     build,
 };
 

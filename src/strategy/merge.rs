@@ -3,14 +3,15 @@
 //! MERGE: "a unique violation can occur" under concurrency).
 
 use super::{Builtin, Ctx, Effect, Program, When, not_for, not_on};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "merge",
     summary: "MERGE … WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT (PostgreSQL 15+)",
     isolation: None,
+    requires: &[crate::vocab::Feature::Merge],
     build,
 };
 

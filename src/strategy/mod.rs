@@ -12,15 +12,14 @@ mod merge;
 mod on_conflict_do_nothing;
 mod on_conflict_do_update;
 mod on_duplicate_key_update;
-mod program;
 mod replace_into;
 mod select_for_update;
 mod serializable_retry;
 
-pub use program::{Effect, ParamRef, Program, RetryPolicy, Step, UniquePolicy, When, compile};
+pub use crate::plan::{Effect, ParamRef, Program, RetryPolicy, Step, UniquePolicy, When, compile};
 
-use crate::db::{Dialect, Outcome};
 use crate::plan::{Isolation, Shape, TableSpec};
+use crate::vocab::{Dialect, Outcome};
 
 /// What a built-in needs to write its SQL.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +41,9 @@ pub struct Builtin {
     pub summary: &'static str,
     /// Isolation level the strategy needs, if it overrides the scenario's.
     pub isolation: Option<Isolation>,
+    /// Features the server must have (checked against the server's version before the
+    /// run: e.g. MERGE is unavailable before PostgreSQL 15).
+    pub requires: &'static [crate::vocab::Feature],
     /// Builds the program, or says why the strategy is not available for this dialect/shape.
     pub build: fn(&Ctx) -> Result<Program, String>,
 }

@@ -3,14 +3,15 @@
 //! was inserted.
 
 use super::{Builtin, Ctx, Program, not_for, not_on};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "on-conflict-do-nothing",
     summary: "INSERT … ON CONFLICT DO NOTHING (counter: then UPDATE when nothing was inserted)",
     isolation: None,
+    requires: &[crate::vocab::Feature::OnConflict],
     build,
 };
 

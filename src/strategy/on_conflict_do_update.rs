@@ -3,14 +3,15 @@
 //! read-modify-write shape the client's `{next}` is written (lost updates expected).
 
 use super::{Builtin, Ctx, Program, not_on};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "on-conflict-do-update",
     summary: "INSERT … ON CONFLICT DO UPDATE (the atomic upsert)",
     isolation: None,
+    requires: &[crate::vocab::Feature::OnConflict],
     build,
 };
 

@@ -3,14 +3,15 @@
 //! update always changes the row (with CLIENT_FOUND_ROWS an unchanged row would also say 1).
 
 use super::{Builtin, Ctx, Program, not_on};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "on-duplicate-key-update",
     summary: "INSERT … ON DUPLICATE KEY UPDATE (the MySQL upsert)",
     isolation: None,
+    requires: &[],
     build,
 };
 

@@ -4,14 +4,15 @@
 //! can deadlock (1213) in InnoDB.
 
 use super::{Builtin, Ctx, Effect, Program, When, not_for, not_on};
-use crate::db::Dialect;
 use crate::plan::Shape;
+use crate::vocab::Dialect;
 
 /// The built-in entry.
 pub const BUILTIN: Builtin = Builtin {
     name: "replace-into",
     summary: "REPLACE INTO (delete + insert of the existing row)",
     isolation: None,
+    requires: &[],
     build,
 };
 

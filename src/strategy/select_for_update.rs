@@ -12,6 +12,7 @@ pub const BUILTIN: Builtin = Builtin {
     name: "select-for-update-then-insert",
     summary: "SELECT … FOR UPDATE, then INSERT when no row was found, in one transaction",
     isolation: None,
+    requires: &[],
     build,
 };
 

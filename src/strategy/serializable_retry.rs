@@ -10,6 +10,7 @@ pub const BUILTIN: Builtin = Builtin {
     name: "serializable-retry",
     summary: "check-then-insert at SERIALIZABLE, retrying serialization failures and deadlocks (up to 10 times)",
     isolation: Some(Isolation::Serializable),
+    requires: &[],
     build,
 };
 

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Conn, DbError, Dialect};
 use crate::plan::{Shape, TableSpec};
-use crate::runner::keys::KeyText;
+use crate::vocab::{Dialect, KeyText};
 
 /// Rows and counter total per key number, as read from the table.
 #[derive(Debug, Clone, Default)]
@@ -35,53 +34,54 @@ pub struct Verification {
     pub unacknowledged: u64,
 }
 
-/// Reads rows and counter totals per key.
-///
-/// Errors: the classified database error of the GROUP BY query.
-pub async fn snapshot(
-    conn: &mut Conn,
-    table: &TableSpec,
-    shape: Shape,
-) -> Result<Snapshot, DbError> {
-    let d = conn.dialect();
+/// The query that reads rows and counter totals per key: one row per key with the key as
+/// text, its row count and the sum of its counter (`0` for shapes that do not count), all
+/// as text. The runner executes it; [`Snapshot::from_rows`] reads its answer.
+pub fn snapshot_sql(d: Dialect, table: &TableSpec, shape: Shape) -> String {
     let (t, k) = (d.quote_ident(&table.name), d.quote_ident(&table.key));
     let sum = match (&table.counter, shape.counts()) {
         (Some(n), true) => format!("SUM({})", d.quote_ident(n)),
         _ => "0".to_string(),
     };
-    let sql = match d {
+    match d {
         Dialect::Postgres => {
             format!("SELECT {k}::text, COUNT(*), ({sum})::text FROM {t} GROUP BY {k}")
         }
         Dialect::Mysql => {
             format!("SELECT CAST({k} AS CHAR), COUNT(*), CAST({sum} AS CHAR) FROM {t} GROUP BY {k}")
         }
-    };
-    let (_, rows) = conn.rows_text(&sql).await?;
-    let key_text = KeyText::new(table);
-    let mut snap = Snapshot::default();
-    for row in rows {
-        let count: u64 = row
-            .get(1)
-            .and_then(|c| c.as_deref())
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        snap.rows += count;
-        let Some(key) = row
-            .first()
-            .and_then(|c| c.as_deref())
-            .and_then(|c| key_text.parse(c))
-        else {
-            continue;
-        };
-        let total: i64 = row
-            .get(2)
-            .and_then(|c| c.as_deref())
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        snap.keys.insert(key, (count, total));
     }
-    Ok(snap)
+}
+
+impl Snapshot {
+    /// Reads the answer of [`snapshot_sql`] (cells as text, `None` for NULL); rows whose key
+    /// keyrace did not generate count in [`Snapshot::rows`] only.
+    pub fn from_rows(rows: Vec<Vec<Option<String>>>, table: &TableSpec) -> Snapshot {
+        let key_text = KeyText::new(table.key_type, &table.key_format);
+        let mut snap = Snapshot::default();
+        for row in rows {
+            let count: u64 = row
+                .get(1)
+                .and_then(|c| c.as_deref())
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            snap.rows += count;
+            let Some(key) = row
+                .first()
+                .and_then(|c| c.as_deref())
+                .and_then(|c| key_text.parse(c))
+            else {
+                continue;
+            };
+            let total: i64 = row
+                .get(2)
+                .and_then(|c| c.as_deref())
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            snap.keys.insert(key, (count, total));
+        }
+        snap
+    }
 }
 
 /// Compares the table after the run with the table before it and with what workers were told.

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::{Once, OnceLock};
 
 use keyrace::app::{self, Server};
-use keyrace::cli::RunArgs;
 use keyrace::db::Dialect;
+use keyrace::options::RunOptions;
 use keyrace::provision::ServerSpec;
 use keyrace::report::{Report, StrategyResult};
 use tokio_util::sync::CancellationToken;
@@ -58,11 +58,7 @@ fn start_throwaway(dialect: Dialect) -> String {
 pub fn interleave_targets(which: &[Dialect]) -> Vec<keyrace::interleave::Target> {
     which
         .iter()
-        .map(|&d| keyrace::interleave::Target {
-            dialect: d,
-            label: d.name().to_string(),
-            url: url(d),
-        })
+        .map(|&d| keyrace::interleave::Target::new(d, d.name().to_string(), url(d)))
         .collect()
 }
 
@@ -79,8 +75,8 @@ pub async fn server(dialect: Dialect) -> Server {
 }
 
 /// Default run arguments (quiet, results to a temp dir).
-pub fn args(out: &Path) -> RunArgs {
-    RunArgs::quiet(out)
+pub fn args(out: &Path) -> RunOptions {
+    RunOptions::quiet(out)
 }
 
 /// Parses `toml` as a scenario and runs it on the given dialects.

@@ -476,8 +476,8 @@ pub fn lane_pictures(out: &mut String, run: &Run, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Outcome;
     use crate::interleave::{Event as E, PermutationReport, StepError as SE, StepOutcome as SO};
+    use crate::vocab::Outcome;
 
     fn err(class: Outcome, code: &str) -> SO {
         SO::Error(SE {

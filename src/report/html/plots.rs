@@ -8,8 +8,8 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::db::Outcome;
 use crate::report::{StrategyResult, num};
+use crate::vocab::Outcome;
 
 /// Width of every plot, px.
 pub(super) const WIDTH: u32 = 960;

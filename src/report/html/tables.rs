@@ -2,9 +2,9 @@
 //! wrong — readable at 1280 px without scrolling, as cards at 400 px) and the full table of
 //! every figure, folded under it.
 
-use crate::db::Outcome;
 use crate::expect::Verdict as Check;
 use crate::report::{ScenarioReport, StrategyResult, num};
+use crate::vocab::Outcome;
 
 use super::escape;
 

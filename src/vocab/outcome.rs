@@ -1,14 +1,7 @@
-//! Outcome classes and the classification of database errors by SQLSTATE / error number.
-//!
-//! PostgreSQL errors are classified by SQLSTATE
-//! (<https://www.postgresql.org/docs/current/errcodes-appendix.html>); MySQL/MariaDB errors
-//! by engine error number (<https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html>,
-//! <https://mariadb.com/kb/en/mariadb-error-codes/>), because MySQL's deadlock (1213) carries
-//! SQLSTATE 40001, which on PostgreSQL means serialization failure. Never by message text.
+//! Outcome classes: what one operation (or one attempt of it) ended in, and a classified
+//! database error. Classification itself is each engine's (see `db::backend`).
 
 use serde::{Deserialize, Serialize};
-
-use super::Dialect;
 
 /// What one operation (or one attempt of it) ended in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -116,102 +109,4 @@ pub struct DbError {
     pub code: String,
     /// The server's message (for display only; never used to classify).
     pub message: String,
-}
-
-/// Classifies a sqlx error for the given dialect.
-///
-/// PostgreSQL: SQLSTATE 23505 → unique violation, 40P01 → deadlock, 40001 → serialization
-/// failure, 55P03/57014 → lock timeout. MySQL/MariaDB: error 1062/1586/1022 → unique violation,
-/// 1213 → deadlock, 1020 → serialization failure, 1205/1969/3024 → lock timeout. I/O, TLS,
-/// protocol, pool and closed-connection errors → connection error. Everything else → other,
-/// keeping the code.
-pub fn classify(dialect: Dialect, err: &sqlx::Error) -> DbError {
-    use sqlx::Error as E;
-    match err {
-        E::Database(db) => {
-            let (class, code) = match dialect {
-                Dialect::Postgres => {
-                    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                    (classify_sqlstate(&code), code)
-                }
-                Dialect::Mysql => match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                    Some(my) => (classify_mysql_number(my.number()), my.number().to_string()),
-                    None => (
-                        Outcome::Other,
-                        db.code().map(|c| c.into_owned()).unwrap_or_default(),
-                    ),
-                },
-            };
-            DbError {
-                class,
-                code,
-                message: db.message().to_string(),
-            }
-        }
-        E::Io(e) => conn_error("io", e.to_string()),
-        E::Tls(e) => conn_error("tls", e.to_string()),
-        E::Protocol(e) => conn_error("protocol", e.clone()),
-        E::PoolTimedOut => conn_error("pool_timed_out", err.to_string()),
-        E::PoolClosed => conn_error("pool_closed", err.to_string()),
-        E::WorkerCrashed => conn_error("worker_crashed", err.to_string()),
-        other => DbError {
-            class: Outcome::Other,
-            code: "client".into(),
-            message: other.to_string(),
-        },
-    }
-}
-
-fn conn_error(code: &str, message: String) -> DbError {
-    DbError {
-        class: Outcome::ConnectionError,
-        code: code.into(),
-        message,
-    }
-}
-
-/// Maps a PostgreSQL SQLSTATE to its outcome class.
-pub fn classify_sqlstate(code: &str) -> Outcome {
-    match code {
-        "23505" => Outcome::UniqueViolation,
-        "40P01" => Outcome::Deadlock,
-        "40001" => Outcome::SerializationFailure,
-        "55P03" | "57014" => Outcome::LockTimeout,
-        c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => {
-            Outcome::ConnectionError
-        }
-        _ => Outcome::Other,
-    }
-}
-
-/// Maps a MySQL/MariaDB error number to its outcome class.
-pub fn classify_mysql_number(number: u16) -> Outcome {
-    match number {
-        1062 | 1586 | 1022 => Outcome::UniqueViolation,
-        1213 => Outcome::Deadlock,
-        1020 => Outcome::SerializationFailure,
-        1205 | 1969 | 3024 => Outcome::LockTimeout,
-        1040 | 1053 | 2006 | 2013 => Outcome::ConnectionError,
-        _ => Outcome::Other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mysql_deadlock_is_not_serialization_failure() {
-        assert_eq!(classify_mysql_number(1213), Outcome::Deadlock);
-        assert_eq!(classify_sqlstate("40001"), Outcome::SerializationFailure);
-        assert_eq!(classify_sqlstate("40P01"), Outcome::Deadlock);
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for o in Outcome::ALL {
-            assert_eq!(Outcome::parse(o.name()), Some(o));
-            assert_eq!(Outcome::ALL[o.index()], o);
-        }
-    }
 }

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::Dialect;
 use crate::expect::Expectation;
-use crate::strategy::Program;
+use crate::vocab::Dialect;
+pub use crate::vocab::KeyType;
+mod program;
+
+pub use program::{Effect, ParamRef, Program, RetryPolicy, Step, UniquePolicy, When, compile};
 
 /// A checked scenario, ready to run.
 #[derive(Debug, Clone)]
@@ -26,6 +29,9 @@ pub struct Plan {
     /// Setup SQL per dialect, run in a fresh database before each strategy. A dialect
     /// missing here is not supported by the scenario.
     pub schema: BTreeMap<Dialect, String>,
+    /// Setup SQL for one engine (`mariadb`, `mysql8`, `galera`), replacing its dialect's
+    /// (see [`Plan::schema_for`]).
+    pub schema_engines: BTreeMap<&'static str, String>,
     /// The table the strategies write to.
     pub table: TableSpec,
     /// How many sessions, which keys, how long.
@@ -51,16 +57,6 @@ pub struct TableSpec {
     pub counter: Option<String>,
     /// A text column the strategies fill with a per-operation payload (`w<worker>-<seq>`).
     pub payload: Option<String>,
-}
-
-/// How key values are bound to statements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyType {
-    /// `BIGINT` keys: the key number itself.
-    Bigint,
-    /// Text keys built from [`TableSpec::key_format`].
-    Text,
 }
 
 /// What each operation does to its key.
@@ -211,12 +207,57 @@ pub struct StrategyPlan {
     pub name: String,
     /// The built-in it comes from, if any.
     pub builtin: Option<&'static str>,
+    /// Features the server must have (the built-in's; none for user steps).
+    pub requires: &'static [crate::vocab::Feature],
     /// Effective isolation level.
     pub isolation: Isolation,
     /// Extra setup SQL per dialect, run after the schema and before the workers.
     pub setup: BTreeMap<Dialect, String>,
+    /// Extra setup SQL for one engine, replacing its dialect's.
+    pub setup_engines: BTreeMap<&'static str, String>,
     /// The program per dialect, or why the strategy is not available there.
     pub programs: BTreeMap<Dialect, Result<Program, String>>,
+    /// The program for one engine whose SQL differs from its dialect's (a user step with a
+    /// `mariadb`, `mysql8` or `galera` key).
+    pub engine_programs: BTreeMap<&'static str, Result<Program, String>>,
+}
+
+impl StrategyPlan {
+    /// The program for `engine` (a backend name) of `dialect`: the engine's own, else the
+    /// dialect's; `None` when the scenario has no SQL for it.
+    pub fn program_for(&self, dialect: Dialect, engine: &str) -> Option<&Result<Program, String>> {
+        self.engine_programs
+            .get(engine)
+            .or_else(|| self.programs.get(&dialect))
+    }
+
+    /// The extra setup SQL for `engine` of `dialect` (the engine's own, else the dialect's).
+    pub fn setup_for(&self, dialect: Dialect, engine: &str) -> Option<&str> {
+        self.setup_engines
+            .get(engine)
+            .or_else(|| self.setup.get(&dialect))
+            .map(String::as_str)
+    }
+}
+
+impl Plan {
+    /// The schema SQL for `engine` (a backend name) of `dialect`: the engine's own, else
+    /// the dialect's; `None` when the scenario does not support it.
+    pub fn schema_for(&self, dialect: Dialect, engine: &str) -> Option<&str> {
+        self.schema_engines
+            .get(engine)
+            .or_else(|| self.schema.get(&dialect))
+            .map(String::as_str)
+    }
+
+    /// True when the scenario has schema SQL for `dialect` or one of its engines.
+    pub fn supports(&self, dialect: Dialect) -> bool {
+        self.schema.contains_key(&dialect)
+            || self
+                .schema_engines
+                .keys()
+                .any(|e| crate::vocab::SqlKey::parse(e).is_some_and(|k| k.dialect() == dialect))
+    }
 }
 
 mod duration_secs {

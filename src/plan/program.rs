@@ -3,7 +3,7 @@
 
 use sqlx::SqlStr;
 
-use crate::db::{Dialect, Outcome};
+use crate::vocab::{Dialect, Outcome};
 
 /// A value a statement parameter is bound to, written `{name}` in SQL templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,8 +283,24 @@ pub fn compile(dialect: Dialect, template: &str) -> Result<(String, Vec<ParamRef
         }
     }
     out.push_str(rest);
+    if params.len() > MAX_BIND_PARAMS {
+        return Err(format!(
+            "the statement binds {} parameters; {} accepts at most {MAX_BIND_PARAMS} per \
+             statement (the protocol's 16-bit count): split it",
+            params.len(),
+            match dialect {
+                Dialect::Postgres => "PostgreSQL",
+                Dialect::Mysql => "MySQL/MariaDB",
+            }
+        ));
+    }
     Ok((out, params))
 }
+
+/// The most parameters one statement may bind: the wire protocols count them in 16 bits
+/// (PostgreSQL's Bind message, MySQL's COM_STMT_PREPARE answer), so a longer statement
+/// would be cut or refused by the driver. Rejected when the scenario is validated.
+pub const MAX_BIND_PARAMS: usize = 65_535;
 
 impl Step {
     /// Builds a step from a template; errors as [`compile`].
@@ -311,6 +327,15 @@ impl Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_many_parameters_are_rejected_not_cut() {
+        let t = vec!["{key}"; MAX_BIND_PARAMS + 1].join(", ");
+        let e = compile(Dialect::Mysql, &format!("SELECT {t}")).unwrap_err();
+        assert!(e.contains("65536 parameters"), "{e}");
+        // PostgreSQL numbers a repeated parameter once: no limit reached.
+        assert!(compile(Dialect::Postgres, &format!("SELECT {t}")).is_ok());
+    }
 
     #[test]
     fn compiles_placeholders_per_dialect() {

@@ -1,0 +1,127 @@
+//! PostgreSQL 13–18: errors by SQLSTATE
+//! (<https://www.postgresql.org/docs/current/errcodes-appendix.html>), blocking seen with
+//! `pg_blocking_pids`, `DROP DATABASE … WITH (FORCE)` (13+), MERGE from 15 and
+//! `MERGE … RETURNING merge_action()` from 17.
+
+use std::time::Duration;
+
+use super::{Backend, Capabilities, Version, parse_dotted};
+use crate::vocab::{Dialect, Outcome};
+
+/// PostgreSQL.
+pub(super) struct Postgres;
+
+impl Backend for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn product(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn recognizes(&self, _version: &str, _answer: Option<&str>) -> bool {
+        true
+    }
+
+    /// 23505 unique violation, 40P01 deadlock, 40001 serialization failure, 55P03
+    /// lock_timeout, 57014 query_canceled (statement_timeout or a cancel request), class 08
+    /// and 57P01–57P03 (server shutting down) connection errors.
+    fn classify_code(&self, code: &str) -> Outcome {
+        match code {
+            "23505" => Outcome::UniqueViolation,
+            "40P01" => Outcome::Deadlock,
+            "40001" => Outcome::SerializationFailure,
+            "55P03" | "57014" => Outcome::LockTimeout,
+            c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => {
+                Outcome::ConnectionError
+            }
+            _ => Outcome::Other,
+        }
+    }
+
+    /// Also asks the server for TCP keepalives, so a session of a killed keyrace does not
+    /// linger.
+    fn session_sql(&self, isolation: Option<&str>, lock_timeout_ms: u64) -> String {
+        let mut sql = String::new();
+        if let Some(level) = isolation {
+            sql.push_str(&format!(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {level}; "
+            ));
+        }
+        sql.push_str("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; ");
+        sql.push_str(&format!("SET lock_timeout = {lock_timeout_ms}"));
+        sql
+    }
+
+    fn lock_wait_limit(&self, lock_timeout_ms: u64) -> Duration {
+        Duration::from_millis(lock_timeout_ms)
+    }
+
+    fn isolation_queries(&self) -> &'static [&'static str] {
+        &["SHOW transaction_isolation"]
+    }
+
+    fn settings_queries(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[
+            ("isolation", &["SHOW default_transaction_isolation"]),
+            ("max_connections", &["SHOW max_connections"]),
+            ("deadlock_timeout", &["SHOW deadlock_timeout"]),
+            ("server_version_num", &["SHOW server_version_num"]),
+        ]
+    }
+
+    fn drop_database_sql(&self, name: &str) -> Vec<String> {
+        let q = self.dialect().quote_ident(name);
+        vec![
+            format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"),
+            format!("DROP DATABASE IF EXISTS {q}"),
+        ]
+    }
+
+    fn backend_id_sql(&self) -> &'static str {
+        "SELECT pg_backend_pid()::text"
+    }
+
+    fn interleave_session_sql(&self) -> Option<&'static str> {
+        Some("SET deadlock_timeout = '100ms'")
+    }
+
+    fn cancel_sql(&self, id: u64) -> String {
+        format!("SELECT pg_cancel_backend({id})::text")
+    }
+
+    fn blocked_sql(&self, ids: &str) -> String {
+        format!(
+            "SELECT pid::text FROM unnest(ARRAY[{ids}]::int[]) AS pid \
+             WHERE cardinality(pg_blocking_pids(pid)) > 0"
+        )
+    }
+
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(5)
+    }
+
+    fn settle_interval(&self) -> Duration {
+        Duration::from_millis(20)
+    }
+
+    /// `PostgreSQL 15.8 (Debian …) on …`, also `17beta1`.
+    fn parse_version(&self, version: &str) -> Option<Version> {
+        let v = version.split_whitespace().nth(1).unwrap_or(version);
+        parse_dotted(v)
+    }
+
+    fn capabilities(&self, v: Version) -> Capabilities {
+        Capabilities {
+            merge: v >= Version(15, 0, 0),
+            merge_returning: v >= Version(17, 0, 0),
+            on_conflict: v >= Version(9, 5, 0),
+            ..Capabilities::default()
+        }
+    }
+}
