@@ -853,9 +853,28 @@ pub async fn run_interleaving(
     cancel: &CancellationToken,
 ) -> Result<InterleaveResult, AppError> {
     let targets: Vec<Target> = servers.iter().map(|s| s.target.clone()).collect();
-    let r = interleave::run(plan, &targets, cancel.clone())
-        .await
-        .map_err(|e| AppError::Server(format!("{}: {e}", plan.source.display())))?;
+    // The same database lifecycle as a stress run: `keyrace_<run id>_<n>`, recorded before
+    // it is created on a URL server (so `keyrace reap` finds it after a SIGKILL).
+    let run_id = new_run_id();
+    provision::run_state::begin(&run_id);
+    let mut n = 0u32;
+    let mut name_of = |t: &Target| {
+        n += 1;
+        let name = format!("keyrace_{run_id}_{n}");
+        let on_url = servers
+            .iter()
+            .any(|s| s.target.label == t.label && s.info.provider == "url");
+        if on_url {
+            provision::run_state::record_database(t.dialect(), &t.url, &name);
+        }
+        name
+    };
+    let r = interleave::run_named(plan, &targets, cancel.clone(), 1, &mut name_of).await;
+    provision::run_state::finish(&run_id);
+    let r = r
+        .map_err(|e| AppError::Server(format!("{}: {e}", plan.source.display())))?
+        .pop()
+        .ok_or_else(|| AppError::Server(format!("{}: nothing ran", plan.source.display())))?;
     let expected_dir = args.expected.clone().or_else(|| {
         let dir = plan.source.parent().map(|p| p.join("expected"))?;
         (dir.is_dir() || args.update_expected).then_some(dir)

@@ -45,9 +45,30 @@ pub async fn run_repeated(
     cancel: CancellationToken,
     times: usize,
 ) -> Result<Vec<InterleaveReport>, Error> {
+    let mut random_name = |_: &Target| {
+        format!(
+            "keyrace_il_{:016x}",
+            RandomState::new().hash_one(Instant::now())
+        )
+    };
+    run_named(plan, targets, cancel, times, &mut random_name).await
+}
+
+/// [`run_repeated`], each target's database named by `name_of` (which may record the name
+/// before the database is created, as `keyrace run` does for `keyrace reap`). The database
+/// is created and dropped by the same functions as a stress run's
+/// ([`crate::runner::create_database_within`], [`crate::runner::drop_database`]), guarded
+/// by a [`DropGuard`] in between.
+pub async fn run_named(
+    plan: &InterleavePlan,
+    targets: &[Target],
+    cancel: CancellationToken,
+    times: usize,
+    name_of: &mut (dyn FnMut(&Target) -> String + Send),
+) -> Result<Vec<InterleaveReport>, Error> {
     let mut per_target = Vec::new();
     for t in targets {
-        per_target.push(run_target(plan, t, &cancel, times).await?);
+        per_target.push(run_target(plan, t, &cancel, times, name_of).await?);
     }
     Ok((0..times)
         .map(|rep| InterleaveReport {
@@ -77,6 +98,7 @@ async fn run_target(
     target: &Target,
     cancel: &CancellationToken,
     times: usize,
+    name_of: &mut (dyn FnMut(&Target) -> String + Send),
 ) -> Result<Vec<TargetReport>, Error> {
     let mut base = TargetReport {
         label: target.label.clone(),
@@ -110,23 +132,17 @@ async fn run_target(
         .map_err(db_err("reading the server version"))?;
     base.engine = Some(engine);
     base.server_version = Some(engine.label(&version));
-    let database = format!(
-        "keyrace_il_{:016x}",
-        RandomState::new().hash_one(Instant::now())
-    );
+    admin.close().await;
     let target = &target.clone().detected(engine, &version);
-    for sql in engine.create_database_sql(&database) {
-        if let Err(e) = admin.batch(&sql).await {
-            admin.close().await;
-            return Err(db_err(&format!("creating database {database}"))(e));
-        }
-    }
+    let database = name_of(target);
+    crate::runner::create_database_within(target, &database, crate::runner::DDL_TIMEOUT)
+        .await
+        .map_err(db_err(&format!("creating database {database}")))?;
     // From here on a panic (or a future dropped mid-run) still drops the database.
     let guard = DropGuard::new(engine, &target.url, &database);
     let url = database_url(&target.url, &database);
     let result = run_in_database(plan, target, &url, engine, cancel, times, &base).await;
-    let dropped = admin.batch(&guard.drop_sql()).await;
-    admin.close().await;
+    let dropped = crate::runner::drop_database(target, &database).await;
     guard.disarm();
     let reports = result?;
     dropped.map_err(db_err(&format!("dropping database {database}")))?;

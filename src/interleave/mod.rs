@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::db::Engine;
 pub use diag::Diagnostic;
-pub use execute::{Target, run, run_repeated};
+pub use execute::{Target, run, run_named, run_repeated};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
 pub use output::{
     Detection, Event, InterleaveReport, PermutationReport, SessionSteps, StepError, StepOutcome,
