@@ -156,3 +156,47 @@ async fn library_options_are_checked_like_the_command_line() {
         .expect_err("10001 workers");
     assert!(e.to_string().contains("found 10001"), "{e}");
 }
+
+#[tokio::test]
+async fn a_statement_the_server_cancels_is_query_canceled_not_a_lock_timeout() {
+    let mut pg = Conn::connect(Dialect::Postgres, &common::url(Dialect::Postgres))
+        .await
+        .expect("postgres");
+    detect(&mut pg).await.expect("version");
+    pg.batch("SET statement_timeout = '50ms'")
+        .await
+        .expect("set");
+    let e = pg.batch("SELECT pg_sleep(2)").await.expect_err("cancelled");
+    assert_eq!(
+        (e.code.as_str(), e.class.name()),
+        ("57014", "query_canceled"),
+        "{e}"
+    );
+    pg.close().await;
+
+    let mut my = Conn::connect(Dialect::Mysql, &common::url(Dialect::Mysql))
+        .await
+        .expect("mysql");
+    let (version, _) = detect(&mut my).await.expect("version");
+    let (sql, code) = if version.to_ascii_lowercase().contains("mariadb") {
+        (
+            // BENCHMARK() stops quietly when interrupted; a big join does not.
+            "SET STATEMENT max_statement_time = 0.05 FOR SELECT COUNT(*) FROM \
+             information_schema.COLUMNS a, information_schema.COLUMNS b, information_schema.COLUMNS c",
+            "1969",
+        )
+    } else {
+        (
+            "SELECT /*+ MAX_EXECUTION_TIME(50) */ COUNT(*) FROM information_schema.COLUMNS a, \
+             information_schema.COLUMNS b, information_schema.COLUMNS c",
+            "3024",
+        )
+    };
+    let e = my.batch(sql).await.expect_err("cancelled");
+    assert_eq!(
+        (e.code.as_str(), e.class.name()),
+        (code, "query_canceled"),
+        "{e}"
+    );
+    my.close().await;
+}

@@ -257,6 +257,7 @@ const COUNTS: &[Count] = &[
         r.outcomes.serialization_failure
     }),
     ("lock_timeout", |r| r.outcomes.lock_timeout),
+    ("query_canceled", |r| r.outcomes.query_canceled),
     ("other", |r| r.outcomes.other),
 ];
 

@@ -180,6 +180,10 @@ pub struct Outcomes {
     pub serialization_failure: u64,
     /// Lock wait timeouts (55P03 / 1205).
     pub lock_timeout: u64,
+    /// Statements the server cancelled (57014 / 1969 / 3024); absent from results written
+    /// before the class existed (counted as lock timeouts then).
+    #[serde(default)]
+    pub query_canceled: u64,
     /// Connection errors.
     pub connection_error: u64,
     /// Statements that missed keyrace's per-statement deadline (or the end of the run) and
@@ -194,16 +198,17 @@ impl Outcomes {
     /// From counts indexed by [`Outcome::index`].
     pub fn from_array(a: &[u64; Outcome::COUNT]) -> Outcomes {
         Outcomes {
-            inserted: a[0],
-            existed: a[1],
-            updated: a[2],
-            unique_violation: a[3],
-            deadlock: a[4],
-            serialization_failure: a[5],
-            lock_timeout: a[6],
-            connection_error: a[7],
-            timeout: a[8],
-            other: a[9],
+            inserted: a[Outcome::Inserted.index()],
+            existed: a[Outcome::Existed.index()],
+            updated: a[Outcome::Updated.index()],
+            unique_violation: a[Outcome::UniqueViolation.index()],
+            deadlock: a[Outcome::Deadlock.index()],
+            serialization_failure: a[Outcome::SerializationFailure.index()],
+            lock_timeout: a[Outcome::LockTimeout.index()],
+            query_canceled: a[Outcome::QueryCanceled.index()],
+            connection_error: a[Outcome::ConnectionError.index()],
+            timeout: a[Outcome::Timeout.index()],
+            other: a[Outcome::Other.index()],
         }
     }
 
@@ -217,6 +222,7 @@ impl Outcomes {
             Outcome::Deadlock => self.deadlock,
             Outcome::SerializationFailure => self.serialization_failure,
             Outcome::LockTimeout => self.lock_timeout,
+            Outcome::QueryCanceled => self.query_canceled,
             Outcome::ConnectionError => self.connection_error,
             Outcome::Timeout => self.timeout,
             Outcome::Other => self.other,

@@ -19,6 +19,7 @@ fn add(a: &mut Outcomes, b: &Outcomes) {
     a.deadlock += b.deadlock;
     a.serialization_failure += b.serialization_failure;
     a.lock_timeout += b.lock_timeout;
+    a.query_canceled += b.query_canceled;
     a.connection_error += b.connection_error;
     a.timeout += b.timeout;
     a.other += b.other;

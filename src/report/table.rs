@@ -180,6 +180,10 @@ pub fn columns() -> Vec<Col> {
             r,
             r.outcomes.lock_timeout
         )),
+        col!("canceled", false, true, false, |r| count(
+            r,
+            r.outcomes.query_canceled
+        )),
         col!("conn err", false, true, false, |r| count(
             r,
             r.outcomes.connection_error

@@ -120,6 +120,13 @@ const CHECKS: &[Check] = &[
         "reached the application",
     ),
     (
+        |r| r.outcomes.query_canceled,
+        "cancelled statement",
+        "cancelled statements",
+        VerdictLevel::Errors,
+        "reached the application",
+    ),
+    (
         |r| r.outcomes.connection_error,
         "connection error",
         "connection errors",

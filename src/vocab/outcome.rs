@@ -19,9 +19,12 @@ pub enum Outcome {
     Deadlock,
     /// PostgreSQL 40001; MariaDB 1020 (`innodb_snapshot_isolation`).
     SerializationFailure,
-    /// PostgreSQL 55P03 (lock_timeout) and 57014 (statement cancelled);
-    /// MySQL/MariaDB 1205, 1969 (MariaDB max_statement_time), 3024 (MySQL max_execution_time).
+    /// A lock wait that hit the server's limit: PostgreSQL 55P03 (`lock_timeout`);
+    /// MySQL/MariaDB 1205 (`innodb_lock_wait_timeout`).
     LockTimeout,
+    /// A statement the server cancelled: PostgreSQL 57014 (`statement_timeout` or a cancel
+    /// request); MariaDB 1969 (`max_statement_time`); MySQL 3024 (`max_execution_time`).
+    QueryCanceled,
     /// The connection failed, closed or could not be opened in time (no server error code).
     ConnectionError,
     /// A statement got no answer within keyrace's per-statement deadline (or was still
@@ -33,7 +36,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// How many classes there are (the length of per-class arrays).
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// Every class, in report order.
     pub const ALL: [Outcome; Outcome::COUNT] = [
@@ -44,6 +47,7 @@ impl Outcome {
         Outcome::Deadlock,
         Outcome::SerializationFailure,
         Outcome::LockTimeout,
+        Outcome::QueryCanceled,
         Outcome::ConnectionError,
         Outcome::Timeout,
         Outcome::Other,
@@ -59,6 +63,7 @@ impl Outcome {
             Outcome::Deadlock => "deadlock",
             Outcome::SerializationFailure => "serialization_failure",
             Outcome::LockTimeout => "lock_timeout",
+            Outcome::QueryCanceled => "query_canceled",
             Outcome::ConnectionError => "connection_error",
             Outcome::Timeout => "timeout",
             Outcome::Other => "other",

@@ -10,13 +10,14 @@ use crate::vocab::Outcome;
 /// 1062/1586/1022 unique violation, 1213 deadlock (SQLSTATE 40001, which is why the
 /// number decides), 1020 serialization failure (MariaDB `innodb_snapshot_isolation`),
 /// 1205 lock wait timeout, 1969 (MariaDB max_statement_time) and 3024 (MySQL
-/// max_execution_time), 1040/1053/2006/2013 connection errors.
+/// max_execution_time) query cancelled, 1040/1053/2006/2013 connection errors.
 pub(super) fn classify_number(code: &str) -> Outcome {
     match code.parse::<u16>().unwrap_or(0) {
         1062 | 1586 | 1022 => Outcome::UniqueViolation,
         1213 => Outcome::Deadlock,
         1020 => Outcome::SerializationFailure,
-        1205 | 1969 | 3024 => Outcome::LockTimeout,
+        1205 => Outcome::LockTimeout,
+        1969 | 3024 => Outcome::QueryCanceled,
         1040 | 1053 | 2006 | 2013 => Outcome::ConnectionError,
         _ => Outcome::Other,
     }

@@ -36,7 +36,8 @@ impl Backend for Postgres {
             "23505" => Outcome::UniqueViolation,
             "40P01" => Outcome::Deadlock,
             "40001" => Outcome::SerializationFailure,
-            "55P03" | "57014" => Outcome::LockTimeout,
+            "55P03" => Outcome::LockTimeout,
+            "57014" => Outcome::QueryCanceled,
             c if c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" => {
                 Outcome::ConnectionError
             }

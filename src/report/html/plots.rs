@@ -42,6 +42,7 @@ pub fn outcome_color(o: Outcome) -> RGBColor {
         Outcome::Deadlock => RGBColor(0x7b, 0x3f, 0x9e),
         Outcome::SerializationFailure => RGBColor(0xf2, 0x8e, 0x2b),
         Outcome::LockTimeout => RGBColor(0xe8, 0xc5, 0x3a),
+        Outcome::QueryCanceled => RGBColor(0xc9, 0x8b, 0x2e),
         Outcome::ConnectionError => RGBColor(0x55, 0x55, 0x55),
         Outcome::Timeout => RGBColor(0x33, 0x33, 0x33),
         Outcome::Other => RGBColor(0xb5, 0xa9, 0xa5),

@@ -126,12 +126,13 @@ fn key_columns() -> Vec<Col> {
         },
         Col {
             title: "other err.",
-            help: "deadlocks, serialization failures, lock timeouts, connection and other \
+            help: "deadlocks, serialization failures, lock timeouts, cancelled statements, connection and other \
                    errors that reached the application",
             figures: &[
                 "deadlock",
                 "serialization_failure",
                 "lock_timeout",
+                "query_canceled",
                 "connection_error",
                 "other",
                 "errors",
@@ -199,6 +200,7 @@ fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
         Outcome::Deadlock => |r| count(r.outcomes.deadlock),
         Outcome::SerializationFailure => |r| count(r.outcomes.serialization_failure),
         Outcome::LockTimeout => |r| count(r.outcomes.lock_timeout),
+        Outcome::QueryCanceled => |r| count(r.outcomes.query_canceled),
         Outcome::ConnectionError => |r| count(r.outcomes.connection_error),
         Outcome::Timeout => |r| count(r.outcomes.timeout),
         Outcome::Other => |r| {
@@ -224,6 +226,7 @@ fn outcome_col(title: &'static str, o: Outcome, optional: bool) -> Col {
         Outcome::Deadlock => &["deadlock", "errors"],
         Outcome::SerializationFailure => &["serialization_failure", "errors"],
         Outcome::LockTimeout => &["lock_timeout", "errors"],
+        Outcome::QueryCanceled => &["query_canceled", "errors"],
         Outcome::ConnectionError => &["connection_error", "errors"],
         Outcome::Timeout => &["timeout", "errors"],
         Outcome::Other => &["other", "errors"],
@@ -243,6 +246,7 @@ fn short(o: Outcome) -> &'static str {
         Outcome::UniqueViolation => "unique viol.",
         Outcome::SerializationFailure => "serial. fail",
         Outcome::LockTimeout => "lock t/o",
+        Outcome::QueryCanceled => "canceled",
         Outcome::ConnectionError => "conn err",
         o => o.name(),
     }
@@ -271,6 +275,7 @@ fn all_columns() -> Vec<Col> {
         outcome_col("deadlock", Outcome::Deadlock, true),
         outcome_col("serial. fail", Outcome::SerializationFailure, true),
         outcome_col("lock t/o", Outcome::LockTimeout, true),
+        outcome_col("canceled", Outcome::QueryCanceled, true),
         outcome_col("conn err", Outcome::ConnectionError, true),
         outcome_col("timeout", Outcome::Timeout, true),
         outcome_col("other", Outcome::Other, true),
