@@ -898,7 +898,14 @@ pub async fn run_interleaving(
         .targets
         .iter()
         .filter(|t| t.skipped.is_none())
-        .map(|t| (t.label.clone(), t.render_text()))
+        .map(|t| {
+            let text = if args.explain {
+                t.render_explained()
+            } else {
+                t.render_text()
+            };
+            (t.label.clone(), text)
+        })
         .collect();
     Ok(InterleaveResult {
         scenario: r.scenario.clone(),

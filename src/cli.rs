@@ -136,6 +136,11 @@ pub struct RunArgs {
     /// Interleaving scenarios: write the output as the new expected file.
     #[arg(long)]
     pub update_expected: bool,
+    /// Interleaving scenarios: under each `<waiting ...>` line, say which session blocks the
+    /// step and on what lock (PostgreSQL pg_locks, InnoDB lock waits, MySQL 8
+    /// data_lock_waits). The JSON results always have it.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `keyrace check`
@@ -247,6 +252,7 @@ impl RunArgs {
             quiet: self.quiet,
             expected: self.expected.clone(),
             update_expected: self.update_expected,
+            explain: self.explain,
         }
     }
 }

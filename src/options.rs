@@ -43,6 +43,9 @@ pub struct RunOptions {
     pub expected: Option<PathBuf>,
     /// Interleavings: write the output as the new expected file.
     pub update_expected: bool,
+    /// Interleavings: under each `<waiting ...>` line, say who blocks the step and on what
+    /// (the JSON always has it).
+    pub explain: bool,
 }
 
 impl RunOptions {
@@ -79,6 +82,7 @@ impl RunOptions {
             quiet: true,
             expected: None,
             update_expected: false,
+            explain: false,
         }
     }
 

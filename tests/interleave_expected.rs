@@ -18,6 +18,7 @@ fn report() -> InterleaveReport {
                 sql: "INSERT INTO t VALUES (1)".into(),
                 waiting: false,
                 detected_by: None,
+                waits_for: Vec::new(),
                 output: Vec::new(),
                 result: Some(StepOutcome::Ok {
                     rows: None,
@@ -29,6 +30,7 @@ fn report() -> InterleaveReport {
                 sql: "INSERT INTO t VALUES (1)".into(),
                 waiting: false,
                 detected_by: None,
+                waits_for: Vec::new(),
                 output: Vec::new(),
                 result: Some(StepOutcome::Error(StepError {
                     class: Outcome::UniqueViolation,

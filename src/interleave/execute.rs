@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use super::Error;
 use super::monitor::Monitor;
 use super::output::{
-    Detection, Event, InterleaveReport, PermutationReport, SessionSteps, StepError, StepOutcome,
-    TargetReport, is_query,
+    Detection, Event, InterleaveReport, LockWait, PermutationReport, SessionSteps, StepError,
+    StepOutcome, TargetReport, is_query,
 };
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, Rows, SessionTask, StepItem, closed};
@@ -523,6 +523,7 @@ impl<'a> PermRun<'a> {
                         sql,
                         waiting: false,
                         detected_by: None,
+                        waits_for: Vec::new(),
                         output,
                         result: Some(result),
                     });
@@ -530,11 +531,17 @@ impl<'a> PermRun<'a> {
                 }
                 _ => {
                     let detected_by = detection.or(Some(Detection::Marker));
+                    let waits_for = if detected_by == Some(Detection::Monitor) {
+                        self.why_waiting(step.session).await?
+                    } else {
+                        Vec::new()
+                    };
                     self.events.push(Event::Step {
                         step: step.name.clone(),
                         sql,
                         waiting: true,
                         detected_by,
+                        waits_for,
                         output: Vec::new(),
                         result: None,
                     });
@@ -561,6 +568,47 @@ impl<'a> PermRun<'a> {
             self.cancel_waiting().await?;
         }
         Ok(failure)
+    }
+
+    /// Who blocks `session` and on what, with the blocker's name and latest step.
+    async fn why_waiting(&mut self, session: usize) -> Result<Vec<LockWait>, Error> {
+        let id = self.sessions[session].id;
+        let rows = self
+            .monitor
+            .lock_waits(&[id])
+            .await
+            .map_err(self.harness("reading lock waits"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(_, blocker, lock, held)| {
+                let s = self.sessions.iter().position(|s| s.id == blocker);
+                LockWait {
+                    blocker: match s {
+                        Some(i) => self.plan.sessions[i].name.clone(),
+                        None => format!("backend {blocker}"),
+                    },
+                    blocker_step: s.and_then(|i| self.last_step_of(i)),
+                    lock,
+                    held,
+                }
+            })
+            .collect())
+    }
+
+    /// The name of the latest step session `i` launched in this permutation.
+    fn last_step_of(&self, i: usize) -> Option<String> {
+        self.events.iter().rev().find_map(|e| match e {
+            Event::Step { step, .. }
+                if self
+                    .plan
+                    .steps
+                    .iter()
+                    .any(|s| &s.name == step && s.session == i) =>
+            {
+                Some(step.clone())
+            }
+            _ => None,
+        })
     }
 
     /// Waits until a just-launched step completes or the monitor sees its session blocked

@@ -31,8 +31,8 @@ pub use diag::Diagnostic;
 pub use execute::{Target, run, run_named, run_repeated};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
 pub use output::{
-    Detection, Event, InterleaveReport, PermutationReport, SessionSteps, StepError, StepOutcome,
-    TargetReport,
+    Detection, Event, InterleaveReport, LockWait, PermutationReport, SessionSteps, StepError,
+    StepOutcome, TargetReport,
 };
 pub use plan::{
     Blocker, InterleavePlan, Permutation, PermutationStep, Session, SourceFormat, SqlText, Step,

@@ -70,6 +70,39 @@ impl Monitor {
         Ok(Verdict { blocked, started })
     }
 
+    /// Who blocks the sessions `ids` and on what (see [`crate::db::Backend::lock_waits_sql`]):
+    /// `(waiting id, blocking id, lock waited for, mode held by the blocker)`; empty when the
+    /// engine cannot say. Runs at once (no poll-interval wait), so on MariaDB it reads the same
+    /// InnoDB snapshot as the blocking query just before it.
+    pub async fn lock_waits(
+        &mut self,
+        ids: &[u64],
+    ) -> Result<Vec<(u64, u64, String, String)>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let Some(sql) = self.engine.lock_waits_sql(&list) else {
+            return Ok(Vec::new());
+        };
+        let (_, rows) = self.conn.rows_text(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut c = r.into_iter();
+                let w = c.next()??.parse().ok()?;
+                let b = c.next()??.parse().ok()?;
+                let lock = c.next().flatten().unwrap_or_default();
+                let held = c.next().flatten().unwrap_or_default();
+                Some((w, b, lock, held))
+            })
+            .collect())
+    }
+
     /// Cancels whatever session `id` is running (`pg_cancel_backend` / `KILL QUERY`).
     pub async fn cancel(&mut self, id: u64) -> Result<(), DbError> {
         let sql = self.engine.cancel_sql(id);

@@ -74,6 +74,22 @@ pub enum Detection {
     Timeout,
 }
 
+/// Why a step waits: the session that blocks it and the lock (from the engine's lock views:
+/// `pg_locks` + `pg_blocking_pids()`, InnoDB's lock waits, MySQL 8's `data_lock_waits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockWait {
+    /// The blocking session's name, or `backend <id>` for a session outside the scenario.
+    pub blocker: String,
+    /// The blocking session's latest step, when it is one of the scenario's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocker_step: Option<String>,
+    /// The lock waited for: mode, kind and object (`ShareLock on transaction 745`,
+    /// `X,GAP RECORD on `t`.`users` index email record 'a@x'`).
+    pub lock: String,
+    /// The mode(s) the blocker holds on it (empty when the engine does not say).
+    pub held: String,
+}
+
 /// A classified database error as reported for a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepError {
@@ -125,6 +141,10 @@ pub enum Event {
         /// How the wait was detected.
         #[serde(skip_serializing_if = "Option::is_none")]
         detected_by: Option<Detection>,
+        /// Who blocked it and on what, read when the wait was seen (empty when not waiting
+        /// or the engine could not say).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        waits_for: Vec<LockWait>,
         /// What the step printed besides its result: earlier result sets (printed before
         /// it) and notifications (printed after it); empty while it is waiting.
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -318,6 +338,16 @@ fn render_outcome(out: &mut String, r: &StepOutcome) {
 impl TargetReport {
     /// The isolation-tester style output of this target.
     pub fn render_text(&self) -> String {
+        self.render(false)
+    }
+
+    /// [`TargetReport::render_text`] with, under each `<waiting ...>` line, who blocks the
+    /// step and on what (`--explain`).
+    pub fn render_explained(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, explain: bool) -> String {
         let mut out = String::new();
         if let Some(reason) = &self.skipped {
             out.push_str(&format!("skipped on {}: {reason}\n", self.dialect));
@@ -336,10 +366,25 @@ impl TargetReport {
                         waiting,
                         output,
                         result,
+                        waits_for,
                         ..
                     } => {
                         out.push_str(&format!("step {step}: {sql}"));
                         out.push_str(if *waiting { " <waiting ...>\n" } else { "\n" });
+                        if explain {
+                            for w in waits_for {
+                                let by = match &w.blocker_step {
+                                    Some(s) => format!("{} (step {s})", w.blocker),
+                                    None => w.blocker.clone(),
+                                };
+                                let held = if w.held.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(", which holds {}", w.held)
+                                };
+                                out.push_str(&format!("  waits for {by}: {}{held}\n", w.lock));
+                            }
+                        }
                         if let Some(r) = result {
                             render_step_result(&mut out, output, r);
                         }

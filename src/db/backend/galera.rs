@@ -93,6 +93,10 @@ impl Backend for Galera {
         MariaDb.blocked_sql(ids)
     }
 
+    fn lock_waits_sql(&self, ids: &str) -> Option<String> {
+        MariaDb.lock_waits_sql(ids)
+    }
+
     fn poll_interval(&self) -> Duration {
         MariaDb.poll_interval()
     }

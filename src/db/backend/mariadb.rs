@@ -67,6 +67,24 @@ impl Backend for MariaDb {
         )
     }
 
+    /// `INNODB_LOCK_WAITS` joined with `INNODB_LOCKS` (mode such as `X,GAP`, index, record)
+    /// and `INNODB_TRX` for the session ids (<https://mariadb.com/kb/en/information-schema-innodb_lock_waits-table/>).
+    fn lock_waits_sql(&self, ids: &str) -> Option<String> {
+        Some(format!(
+            "SELECT CAST(r.trx_mysql_thread_id AS CHAR), CAST(b.trx_mysql_thread_id AS CHAR), \
+               CONCAT(rl.lock_mode, ' ', rl.lock_type, ' on ', rl.lock_table, \
+                 IFNULL(CONCAT(' index ', rl.lock_index), ''), \
+                 IFNULL(CONCAT(' record ', rl.lock_data), '')), \
+               IFNULL(bl.lock_mode, '') \
+             FROM information_schema.INNODB_LOCK_WAITS w \
+             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
+             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+             JOIN information_schema.INNODB_LOCKS rl ON rl.lock_id = w.requested_lock_id \
+             JOIN information_schema.INNODB_LOCKS bl ON bl.lock_id = w.blocking_lock_id \
+             WHERE r.trx_mysql_thread_id IN ({ids}) ORDER BY 1, 2"
+        ))
+    }
+
     fn poll_interval(&self) -> Duration {
         Duration::from_millis(120)
     }

@@ -141,6 +141,14 @@ pub trait Backend: Send + Sync + 'static {
     /// a lock now. `ids` is never empty.
     fn blocked_sql(&self, ids: &str) -> String;
 
+    /// A query explaining the lock waits of the sessions `ids` (never empty): one row per
+    /// (waiting session, blocking session) with four text columns — the waiting session's
+    /// id, the blocking session's id, the lock waited for (mode, kind, object) and the mode
+    /// the blocker holds. `None` when the engine cannot say.
+    fn lock_waits_sql(&self, _ids: &str) -> Option<String> {
+        None
+    }
+
     /// The least time between two blocking queries (MariaDB's InnoDB lock views are a
     /// cache refreshed only after 0.1 s without a read: 120 ms).
     fn poll_interval(&self) -> Duration;

@@ -103,6 +103,31 @@ impl Backend for Postgres {
         )
     }
 
+    /// `pg_locks` of the waiting session (not granted) joined with `pg_blocking_pids()`, and
+    /// the modes the blocker holds on the same object
+    /// (<https://www.postgresql.org/docs/current/view-pg-locks.html>).
+    fn lock_waits_sql(&self, ids: &str) -> Option<String> {
+        Some(format!(
+            "SELECT w.pid::text, b.pid::text, \
+               w.mode || ' on ' || CASE w.locktype \
+                 WHEN 'relation' THEN 'relation ' || w.relation::regclass::text \
+                 WHEN 'transactionid' THEN 'transaction ' || w.transactionid::text \
+                 WHEN 'tuple' THEN 'tuple (' || w.page || ',' || w.tuple || ') of ' || w.relation::regclass::text \
+                 WHEN 'advisory' THEN 'advisory lock ' || (w.classid::bigint << 32 | w.objid::bigint)::text \
+                 ELSE w.locktype END, \
+               coalesce((SELECT string_agg(DISTINCT h.mode, ',') FROM pg_locks h \
+                 WHERE h.pid = b.pid AND h.granted AND h.locktype = w.locktype \
+                   AND h.database IS NOT DISTINCT FROM w.database \
+                   AND h.relation IS NOT DISTINCT FROM w.relation \
+                   AND h.page IS NOT DISTINCT FROM w.page AND h.tuple IS NOT DISTINCT FROM w.tuple \
+                   AND h.transactionid IS NOT DISTINCT FROM w.transactionid \
+                   AND h.classid IS NOT DISTINCT FROM w.classid AND h.objid IS NOT DISTINCT FROM w.objid \
+                   AND h.objsubid IS NOT DISTINCT FROM w.objsubid), '') \
+             FROM pg_locks w CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid) \
+             WHERE NOT w.granted AND w.pid IN ({ids}) ORDER BY 1, 2"
+        ))
+    }
+
     fn poll_interval(&self) -> Duration {
         Duration::from_millis(5)
     }

@@ -493,6 +493,7 @@ mod tests {
             sql: "SELECT 1".into(),
             waiting,
             detected_by: None,
+            waits_for: Vec::new(),
             output: Vec::new(),
             result,
         }
