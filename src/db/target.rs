@@ -45,6 +45,39 @@ impl Target {
         }
     }
 
+    /// Drops database `name` on this server with the engine's statements (PostgreSQL 13+:
+    /// `WITH (FORCE)`, then plain), connect and statements together bounded by `limit`.
+    ///
+    /// Errors: the connection or database error; no answer in time is an
+    /// [`crate::vocab::Outcome::Timeout`] error.
+    pub async fn drop_database(
+        &self,
+        name: &str,
+        limit: std::time::Duration,
+    ) -> Result<(), DbError> {
+        let work = async {
+            let mut admin = Conn::open(self.engine, &self.url).await?;
+            // The first statement that succeeds is enough; the last error is kept.
+            let mut r = Ok(());
+            for sql in self.engine.drop_database_sql(name) {
+                r = admin.batch(&sql).await;
+                if r.is_ok() {
+                    break;
+                }
+            }
+            admin.close().await;
+            r
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(r) => r,
+            Err(_) => Err(DbError {
+                class: crate::vocab::Outcome::Timeout,
+                code: "timeout".into(),
+                message: format!("no answer to DROP DATABASE within {} ms", limit.as_millis()),
+            }),
+        }
+    }
+
     /// Its dialect (the engine's).
     pub fn dialect(&self) -> Dialect {
         self.engine.dialect()

@@ -351,9 +351,9 @@ async fn reap_in(dir: &Path) -> RunReapReport {
                 ));
                 continue;
             }
-            let target = crate::runner::Target::new(d.dialect, d.server.clone(), d.url.clone());
+            let target = crate::db::Target::new(d.dialect, d.server.clone(), d.url.clone());
             let limit = crate::db::connect_timeout() + std::time::Duration::from_secs(30);
-            match crate::runner::drop_database_within(&target, &d.database, limit).await {
+            match target.drop_database(&d.database, limit).await {
                 Ok(()) => report.dropped.push((d.database.clone(), d.server.clone())),
                 Err(e) => {
                     report

@@ -64,21 +64,7 @@ pub async fn drop_database_within(
     name: &str,
     limit: Duration,
 ) -> Result<(), DbError> {
-    let r = bounded(limit, "DROP DATABASE", async {
-        let mut admin = Conn::open(target.engine, &target.url).await?;
-        // Alternatives in order (PostgreSQL: WITH (FORCE), then plain): the first that
-        // succeeds is enough; the last error is kept.
-        let mut r = Ok(());
-        for sql in target.engine.drop_database_sql(name) {
-            r = admin.batch(&sql).await;
-            if r.is_ok() {
-                break;
-            }
-        }
-        admin.close().await;
-        r
-    })
-    .await;
+    let r = target.drop_database(name, limit).await;
     if r.is_ok() {
         crate::provision::run_state::database_dropped(name);
     }
