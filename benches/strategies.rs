@@ -65,6 +65,7 @@ fn strategies(c: &mut Criterion) {
             dialect,
             label: dialect.name().into(),
             url: url(dialect),
+            nodes: Vec::new(),
         };
         if let Err(e) = rt.block_on(Conn::connect(dialect, &target.url)) {
             eprintln!(

@@ -143,6 +143,7 @@ pub async fn connect_server(
             dialect,
             label: label.clone(),
             url: url.clone(),
+            nodes: Vec::new(),
         },
         info: ServerInfo {
             database: label,
@@ -771,7 +772,12 @@ pub async fn resolve_servers(
                 _ = cancel.cancelled() => return Err(AppError::Interrupted("while starting the servers")),
                 r = provision::start(dialect, &parsed) => r.map_err(|e| AppError::Server(e.to_string()))?,
             };
-            let provider = started.provider.to_string();
+            // A cluster is one target with several nodes; its provider reads `galera:N`.
+            let nodes = started.nodes.clone();
+            let provider = match nodes.len() {
+                0 | 1 => started.provider.to_string(),
+                n => format!("galera:{n}"),
+            };
             let server = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Err(AppError::Interrupted("while connecting to the servers")),
@@ -781,6 +787,7 @@ pub async fn resolve_servers(
                 resolved.provisioned.push(started);
             }
             let mut server = server?;
+            server.target.nodes = nodes;
             if provider != "url" {
                 server.info.database = format!("{} ({provider})", server.info.database);
                 server.target.label = server.info.database.clone();
@@ -865,6 +872,7 @@ pub async fn run_interleaving(
             dialect: s.target.dialect,
             label: s.target.label.clone(),
             url: s.target.url.clone(),
+            nodes: s.target.nodes.clone(),
         })
         .collect();
     let r = interleave::run(plan, &targets, cancel.clone())

@@ -127,6 +127,7 @@ async fn unreachable_server_is_a_clear_error() {
         dialect: Dialect::Postgres,
         label: "nowhere".into(),
         url: "postgres://u:secret@127.0.0.1:1/db".into(),
+        nodes: Vec::new(),
     };
     let err = interleave::run(&plan, &[target], CancellationToken::new())
         .await

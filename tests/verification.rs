@@ -30,6 +30,7 @@ async fn snapshot_and_verify_count_duplicates_missing_rows_and_lost_updates() {
             dialect,
             label: server.target.label.clone(),
             url: server.target.url.clone(),
+            nodes: Vec::new(),
         };
         let db = format!("keyrace_test_verify_{}", std::process::id());
         runner::create_database(&target, &db)

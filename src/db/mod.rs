@@ -2,6 +2,7 @@
 
 mod conn;
 mod drop_guard;
+pub mod galera;
 pub mod info;
 mod outcome;
 mod step_conn;

@@ -27,6 +27,9 @@ pub struct Target {
     pub label: String,
     /// An admin URL: the runner creates and drops its own `keyrace_il_<random>` database.
     pub url: String,
+    /// Admin URLs of every node of a multi-primary cluster (Galera), node 1 first (equal to
+    /// `url`); empty for a single server. A session with `node = K` connects to node K.
+    pub nodes: Vec<String>,
 }
 
 impl Target {
@@ -42,11 +45,13 @@ impl Target {
                 dialect: Dialect::Postgres,
                 label: "postgres".into(),
                 url: pg,
+                nodes: Vec::new(),
             },
             Target {
                 dialect: Dialect::Mysql,
                 label: "mysql".into(),
                 url: my,
+                nodes: Vec::new(),
             },
         ]
     }
@@ -113,7 +118,9 @@ async fn run_target(
         dialect: target.dialect,
         engine: None,
         server_version: None,
-        skipped: plan.unsupported_reason(target.dialect),
+        skipped: plan
+            .unsupported_reason(target.dialect)
+            .or_else(|| plan.nodes_reason(target.nodes.len())),
         permutations: vec![],
     };
     if base.skipped.is_some() {
@@ -399,9 +406,18 @@ impl<'a> PermRun<'a> {
                 break;
             }
         }
+        let db = crate::db::galera::url_database(url);
+        if setup_ok && self.plan.max_node() > 1 {
+            // Sessions on other nodes start once their node has applied the setup.
+            crate::db::galera::wait_replicated(&self.target.nodes, db)
+                .await
+                .map_err(self.harness("waiting for every galera node to apply the setup"))?;
+        }
         if setup_ok {
             for sess in &self.plan.sessions {
-                let task = SessionTask::open(self.dialect(), url)
+                let session_url =
+                    crate::db::galera::node_database_url(url, &self.target.nodes, sess.node - 1, db);
+                let task = SessionTask::open(self.dialect(), &session_url)
                     .await
                     .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
                 for s in &sess.setup {

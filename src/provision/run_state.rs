@@ -355,6 +355,7 @@ async fn reap_in(dir: &Path) -> RunReapReport {
                 dialect: d.dialect,
                 label: d.server.clone(),
                 url: d.url.clone(),
+                nodes: Vec::new(),
             };
             let limit = crate::db::connect_timeout() + std::time::Duration::from_secs(30);
             match crate::runner::drop_database_within(&target, &d.database, limit).await {

@@ -62,6 +62,7 @@ pub fn interleave_targets(which: &[Dialect]) -> Vec<keyrace::interleave::Target>
             dialect: d,
             label: d.name().to_string(),
             url: url(d),
+            nodes: Vec::new(),
         })
         .collect()
 }
