@@ -270,3 +270,23 @@ fn sigkill_of_keyrace_then_reap_removes_every_node() {
     }
     assert!(!dir.exists(), "{} still exists\n{said}", dir.display());
 }
+
+#[test]
+fn sessions_can_be_pinned_to_nodes() {
+    let toml = |node: &str| {
+        format!(
+            "[[session]]\nname = \"a\"\n{node}\n[[session.step]]\nname = \"a1\"\nsql = \"SELECT 1\"\n\
+             [[session]]\nname = \"b\"\n[[session.step]]\nname = \"b1\"\nsql = \"SELECT 1\"\n"
+        )
+    };
+    let plan = interleave::parse(Path::new("x.toml"), &toml("node = 3")).unwrap();
+    assert_eq!(plan.sessions[0].node, 3);
+    assert_eq!(plan.sessions[1].node, 1);
+    assert_eq!(plan.max_node(), 3);
+    assert!(plan.nodes_reason(3).is_none());
+    assert!(plan.nodes_reason(0).unwrap().contains("node 3"));
+    for bad in ["node = 0", "node = 10", "node = \"2\"", "node = -1"] {
+        let e = interleave::parse(Path::new("x.toml"), &toml(bad)).unwrap_err();
+        assert!(e.to_string().contains("`node` must be"), "{bad}: {e}");
+    }
+}

@@ -259,7 +259,7 @@ pub(crate) async fn start(bins: &GaleraBinaries, nodes: u8) -> Result<Server, Pr
         marker.port = Some(ports[0].client);
         marker.write(&dir)?;
     }
-    let deadline = t0 + JOIN_DEADLINE_PER_NODE * nodes.into();
+    let deadline = t0 + JOIN_DEADLINE_PER_NODE * u32::from(nodes);
     for (i, node) in started.iter().enumerate() {
         wait_synced(bins, node, n, deadline).await?;
         tracing::info!(
