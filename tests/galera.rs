@@ -41,10 +41,7 @@ async fn start(nodes: u8) -> Server {
     let server = provision::start(Dialect::Mysql, &spec)
         .await
         .unwrap_or_else(|e| panic!("galera:{nodes} did not start: {e}"));
-    eprintln!(
-        "galera:{nodes} formed in {} ms",
-        server.startup_ms.unwrap()
-    );
+    eprintln!("galera:{nodes} formed in {} ms", server.startup_ms.unwrap());
     server
 }
 
@@ -81,10 +78,17 @@ fn port_open(port: u16) -> bool {
 /// the directory is gone.
 fn assert_gone(dir: &Path, nodes: &[String]) {
     let left = provision::processes_referencing(dir);
-    assert!(left.is_empty(), "processes still run from {}: {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "processes still run from {}: {left:?}",
+        dir.display()
+    );
     for url in nodes {
         let port = port_of(url);
-        assert!(!port_open(port), "node port {port} still accepts connections");
+        assert!(
+            !port_open(port),
+            "node port {port} still accepts connections"
+        );
     }
     assert!(!dir.exists(), "{} still exists", dir.display());
 }
@@ -98,7 +102,12 @@ async fn a_three_node_cluster_forms_conflicts_at_commit_spreads_workers_and_stop
     assert_eq!(server.label(), "mysql galera:3");
     for (i, url) in server.nodes.iter().enumerate() {
         let mut c = Conn::connect(Dialect::Mysql, url).await.unwrap();
-        assert_eq!(galera::cluster_size(&mut c).await, Some(3), "node {}", i + 1);
+        assert_eq!(
+            galera::cluster_size(&mut c).await,
+            Some(3),
+            "node {}",
+            i + 1
+        );
         let name = c.scalar_text("SELECT @@wsrep_node_name").await.unwrap();
         assert_eq!(name, Some(format!("node{}", i + 1)));
         c.close().await;
@@ -157,7 +166,11 @@ async fn a_three_node_cluster_forms_conflicts_at_commit_spreads_workers_and_stop
     let report = app::run_plans(&[scenario], &[s], &args, vec![], &CancellationToken::new()).await;
     let after = local_commits(&server.nodes).await;
     for (i, (b, a)) in before.iter().zip(&after).enumerate() {
-        assert!(a > b, "node {} committed nothing for its own clients ({b} → {a}): workers were not spread", i + 1);
+        assert!(
+            a > b,
+            "node {} committed nothing for its own clients ({b} → {a}): workers were not spread",
+            i + 1
+        );
     }
     let sc = &report.scenarios[0];
     assert!(sc.error.is_none(), "{:?}", sc.error);
@@ -248,7 +261,10 @@ fn sigkill_of_keyrace_then_reap_removes_every_node() {
     };
     std::thread::sleep(Duration::from_secs(3));
     let running = provision::processes_referencing(&dir);
-    assert!(running.len() >= 2, "expected two node processes, found {running:?}");
+    assert!(
+        running.len() >= 2,
+        "expected two node processes, found {running:?}"
+    );
 
     // SIGKILL: nothing is cleaned up now; the nodes keep running in their own sessions.
     // SAFETY: kill(2) on the pid of our own child.
@@ -260,13 +276,20 @@ fn sigkill_of_keyrace_then_reap_removes_every_node() {
     }
 
     let reap = keyrace(&["reap"]).output().unwrap();
-    let said = String::from_utf8_lossy(&reap.stdout).into_owned()
-        + &String::from_utf8_lossy(&reap.stderr);
+    let said =
+        String::from_utf8_lossy(&reap.stdout).into_owned() + &String::from_utf8_lossy(&reap.stderr);
     assert!(reap.status.success(), "keyrace reap failed:\n{said}");
     let left = provision::processes_referencing(&dir);
-    assert!(left.is_empty(), "processes still run from {}: {left:?}\n{said}", dir.display());
+    assert!(
+        left.is_empty(),
+        "processes still run from {}: {left:?}\n{said}",
+        dir.display()
+    );
     for pid in &running {
-        assert!(!provision::pid_alive(*pid), "node {pid} survived the reaper");
+        assert!(
+            !provision::pid_alive(*pid),
+            "node {pid} survived the reaper"
+        );
     }
     assert!(!dir.exists(), "{} still exists\n{said}", dir.display());
 }

@@ -415,8 +415,12 @@ impl<'a> PermRun<'a> {
         }
         if setup_ok {
             for sess in &self.plan.sessions {
-                let session_url =
-                    crate::db::galera::node_database_url(url, &self.target.nodes, sess.node - 1, db);
+                let session_url = crate::db::galera::node_database_url(
+                    url,
+                    &self.target.nodes,
+                    sess.node - 1,
+                    db,
+                );
                 let task = SessionTask::open(self.dialect(), &session_url)
                     .await
                     .map_err(self.harness(&format!("connecting session {}", sess.name)))?;

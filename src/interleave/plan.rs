@@ -177,7 +177,12 @@ impl InterleavePlan {
 
     /// The highest node any session is pinned to (1 when none is).
     pub fn max_node(&self) -> usize {
-        self.sessions.iter().map(|s| s.node).max().unwrap_or(1).max(1)
+        self.sessions
+            .iter()
+            .map(|s| s.node)
+            .max()
+            .unwrap_or(1)
+            .max(1)
     }
 
     /// Why the scenario cannot run on a target of `nodes` nodes (a single server counts as
@@ -185,7 +190,10 @@ impl InterleavePlan {
     pub fn nodes_reason(&self, nodes: usize) -> Option<String> {
         let need = self.max_node();
         (need > nodes.max(1)).then(|| {
-            format!("a session runs on node {need}; this server has {} (use --mysql galera:{need})", nodes.max(1))
+            format!(
+                "a session runs on node {need}; this server has {} (use --mysql galera:{need})",
+                nodes.max(1)
+            )
         })
     }
 

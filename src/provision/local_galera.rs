@@ -375,8 +375,7 @@ async fn wait_synced(
             c.close().await;
             Some((ready.unwrap_or_default(), size.unwrap_or_default()))
         };
-        if let Ok(Some((ready, got))) = tokio::time::timeout(Duration::from_secs(2), probe).await
-        {
+        if let Ok(Some((ready, got))) = tokio::time::timeout(Duration::from_secs(2), probe).await {
             if ready == "ON" && got == want {
                 return Ok(());
             }

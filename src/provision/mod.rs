@@ -127,7 +127,10 @@ impl std::fmt::Debug for Server {
             .field("image", &self.image)
             .field("dir", &self.dir)
             .field("pid", &self.pid)
-            .field("nodes", &self.nodes.iter().map(|u| redact_url(u)).collect::<Vec<_>>())
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

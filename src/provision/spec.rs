@@ -118,17 +118,24 @@ fn parse_galera(dialect: Dialect, t: &str) -> Result<ServerSpec, ProvisionError>
         reason,
     };
     if dialect != Dialect::Mysql {
-        return Err(bad("a galera cluster is MariaDB: use --mysql galera:N".into()));
+        return Err(bad(
+            "a galera cluster is MariaDB: use --mysql galera:N".into()
+        ));
     }
     let nodes = match t.split_once(':') {
         None => GALERA_DEFAULT_NODES,
-        Some((_, n)) => n.trim().parse::<u8>().ok().filter(|n| GALERA_NODES.contains(n)).ok_or_else(|| {
-            bad(format!(
-                "the node count must be a number from {} to {}",
-                GALERA_NODES.start(),
-                GALERA_NODES.end()
-            ))
-        })?,
+        Some((_, n)) => n
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|n| GALERA_NODES.contains(n))
+            .ok_or_else(|| {
+                bad(format!(
+                    "the node count must be a number from {} to {}",
+                    GALERA_NODES.start(),
+                    GALERA_NODES.end()
+                ))
+            })?,
     };
     Ok(ServerSpec::Galera { nodes })
 }

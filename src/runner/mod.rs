@@ -338,7 +338,9 @@ async fn run_in_database(
             let db = crate::db::galera::url_database(url);
             crate::db::galera::wait_replicated(&target.nodes, db)
                 .await
-                .map_err(setup_err("waiting for every galera node to apply the setup".into()))?;
+                .map_err(setup_err(
+                    "waiting for every galera node to apply the setup".into(),
+                ))?;
             (0..target.nodes.len())
                 .map(|i| crate::db::galera::node_database_url(url, &target.nodes, i, db))
                 .collect()
@@ -346,7 +348,9 @@ async fn run_in_database(
     };
     let session = session_sql(dialect, strategy.isolation, w.lock_timeout_ms);
     let conns: Vec<Result<Conn, DbError>> = stream::iter(0..w.workers)
-        .map(|i| connect_session_within(dialect, &urls[i % urls.len()], &session, statement_timeout))
+        .map(|i| {
+            connect_session_within(dialect, &urls[i % urls.len()], &session, statement_timeout)
+        })
         .buffered(32)
         .collect()
         .await;
