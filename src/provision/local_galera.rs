@@ -167,6 +167,22 @@ fn node_dir(path: &Path, run_as: Option<RunAs>) -> Result<(), ProvisionError> {
     Ok(())
 }
 
+/// The nodes of a cluster still forming: if the start fails or is cancelled (its future
+/// dropped), every node is stopped at once and in parallel (a joiner ignores SIGTERM during
+/// its state transfer; one at a time with the normal grace would take 10 s each).
+struct Forming(Vec<Node>);
+
+impl Drop for Forming {
+    fn drop(&mut self) {
+        let nodes = std::mem::take(&mut self.0);
+        std::thread::scope(|s| {
+            for node in nodes {
+                s.spawn(move || node.handle.stop_now_blocking());
+            }
+        });
+    }
+}
+
 /// One node being started.
 struct Node {
     dir: PathBuf,
@@ -221,7 +237,7 @@ pub(crate) async fn start(bins: &GaleraBinaries, nodes: u8) -> Result<Server, Pr
     local::run_setup(init).await?;
     let init_ms = t0.elapsed().as_millis() as u64;
 
-    let mut started: Vec<Node> = Vec::with_capacity(n);
+    let mut started = Forming(Vec::with_capacity(n));
     for (i, p) in ports.iter().enumerate() {
         let k = i + 1;
         let nd = dir.join(format!("node{k}"));
@@ -243,24 +259,27 @@ pub(crate) async fn start(bins: &GaleraBinaries, nodes: u8) -> Result<Server, Pr
         };
         if k == 1 {
             // Node 1 bootstraps the cluster: the joiners need a primary component to join.
-            wait_synced(bins, &node, 1, t0 + JOIN_DEADLINE_PER_NODE).await?;
+            let bootstrapped = wait_synced(bins, &node, 1, t0 + JOIN_DEADLINE_PER_NODE).await;
+            started.0.push(node);
+            bootstrapped?;
             tracing::info!(
                 ms = t0.elapsed().as_millis() as u64,
                 "galera node 1 bootstrapped"
             );
+        } else {
+            started.0.push(node);
         }
-        started.push(node);
     }
     // The marker names node 1 (each spawn recorded its own node); the reaper finds the
     // other nodes by their `--datadir=<dir>/node<K>/data` argument.
     if let Some(mut marker) = Marker::read(&dir) {
-        marker.server_pid = Some(started[0].pid);
-        marker.server_start = procs::start_time(started[0].pid);
+        marker.server_pid = Some(started.0[0].pid);
+        marker.server_start = procs::start_time(started.0[0].pid);
         marker.port = Some(ports[0].client);
         marker.write(&dir)?;
     }
     let deadline = t0 + JOIN_DEADLINE_PER_NODE * u32::from(nodes);
-    for (i, node) in started.iter().enumerate() {
+    for (i, node) in started.0.iter().enumerate() {
         wait_synced(bins, node, n, deadline).await?;
         tracing::info!(
             node = i + 1,
@@ -273,9 +292,10 @@ pub(crate) async fn start(bins: &GaleraBinaries, nodes: u8) -> Result<Server, Pr
         dir = %dir.display(), nodes, startup_ms, init_ms,
         "started a throwaway galera cluster ({})", bins.provider.display()
     );
-    let first_pid = started[0].pid;
+    let nodes_started = std::mem::take(&mut started.0);
+    let first_pid = nodes_started[0].pid;
     let port = ports[0].client;
-    let urls: Vec<String> = started.iter().map(|s| s.url.clone()).collect();
+    let urls: Vec<String> = nodes_started.iter().map(|s| s.url.clone()).collect();
     Ok(Server {
         dialect: Dialect::Mysql,
         provider: Provider::Local,
@@ -287,7 +307,7 @@ pub(crate) async fn start(bins: &GaleraBinaries, nodes: u8) -> Result<Server, Pr
         dir: Some(dir),
         pid: Some(first_pid as u32),
         nodes: urls,
-        node_handles: started.into_iter().map(|s| s.handle).collect(),
+        node_handles: nodes_started.into_iter().map(|s| s.handle).collect(),
         handle: Some(session),
     })
 }
