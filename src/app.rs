@@ -748,7 +748,12 @@ pub async fn resolve_servers(
                 _ = cancel.cancelled() => return Err(AppError::Interrupted("while starting the servers")),
                 r = provision::start(dialect, &parsed) => r.map_err(|e| AppError::Server(e.to_string()))?,
             };
-            let provider = started.provider.to_string();
+            // A cluster is one target with several nodes; its provider reads `galera:N`.
+            let nodes = started.nodes.clone();
+            let provider = match nodes.len() {
+                0 | 1 => started.provider.to_string(),
+                n => format!("galera:{n}"),
+            };
             let server = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Err(AppError::Interrupted("while connecting to the servers")),
@@ -758,6 +763,7 @@ pub async fn resolve_servers(
                 resolved.provisioned.push(started);
             }
             let mut server = server?;
+            server.target.nodes = nodes;
             if provider != "url" {
                 server.info.database = format!("{} ({provider})", server.info.database);
                 server.target.label = server.info.database.clone();

@@ -4,6 +4,7 @@
 pub mod backend;
 mod conn;
 mod drop_guard;
+pub mod galera;
 pub mod info;
 mod step_conn;
 mod target;

@@ -14,8 +14,10 @@ pub struct Target {
     pub label: String,
     /// Admin URL (may hold a password: never print it; see [`super::redact_url`]).
     pub url: String,
-    /// Further nodes of a cluster, as admin URLs (empty for a single server). Stress workers
-    /// are spread round-robin over `url` and these; interleaving sessions may be pinned.
+    /// Admin URLs of every node of a multi-primary cluster (Galera), node 1 first (equal to
+    /// `url`); empty for a single server. Stress workers are spread round-robin over them
+    /// (worker `i` on node `i % nodes.len()`); an interleaving session with `node = K`
+    /// connects to node K.
     pub nodes: Vec<String>,
     /// What the server's version supports (MERGE, ON CONFLICT …); until the server was
     /// asked, everything its engine has at any version.
@@ -85,16 +87,16 @@ impl Target {
 
     /// The admin URL of node `i` (0-based, wrapping round-robin over the cluster).
     pub fn node_url(&self, i: usize) -> &str {
-        let n = 1 + self.nodes.len();
-        match i % n {
-            0 => &self.url,
-            k => &self.nodes[k - 1],
+        if self.nodes.is_empty() {
+            &self.url
+        } else {
+            &self.nodes[i % self.nodes.len()]
         }
     }
 
     /// How many nodes the target has (1 for a single server).
     pub fn node_count(&self) -> usize {
-        1 + self.nodes.len()
+        self.nodes.len().max(1)
     }
 
     /// The default targets: `KEYRACE_POSTGRES_URL` and `KEYRACE_MYSQL_URL`, falling back to

@@ -105,7 +105,9 @@ async fn run_target(
         dialect: target.dialect(),
         engine: None,
         server_version: None,
-        skipped: plan.unsupported_reason(target.dialect()),
+        skipped: plan
+            .unsupported_reason(target.dialect())
+            .or_else(|| plan.nodes_reason(target.nodes.len())),
         permutations: vec![],
     };
     if base.skipped.is_some() {
@@ -380,9 +382,22 @@ impl<'a> PermRun<'a> {
                 break;
             }
         }
+        let db = crate::db::galera::url_database(url);
+        if setup_ok && self.plan.max_node() > 1 {
+            // Sessions on other nodes start once their node has applied the setup.
+            crate::db::galera::wait_replicated(&self.target.nodes, db)
+                .await
+                .map_err(self.harness("waiting for every galera node to apply the setup"))?;
+        }
         if setup_ok {
             for sess in &self.plan.sessions {
-                let task = SessionTask::open(self.target.engine, url)
+                let session_url = crate::db::galera::node_database_url(
+                    url,
+                    &self.target.nodes,
+                    sess.node - 1,
+                    db,
+                );
+                let task = SessionTask::open(self.target.engine, &session_url)
                     .await
                     .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
                 for s in &sess.setup {

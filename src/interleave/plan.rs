@@ -61,6 +61,9 @@ pub struct Session {
     pub teardown: Vec<SqlText>,
     /// Indices into [`InterleavePlan::steps`], in the session's own order.
     pub steps: Vec<usize>,
+    /// The cluster node the session connects to, 1-based (`node = 2` in TOML; default 1).
+    /// A target with fewer nodes skips the scenario.
+    pub node: usize,
 }
 
 /// A marker after a step in a permutation, as in PostgreSQL's isolation tester.
@@ -172,6 +175,28 @@ impl InterleavePlan {
             .join(" ")
     }
 
+    /// The highest node any session is pinned to (1 when none is).
+    pub fn max_node(&self) -> usize {
+        self.sessions
+            .iter()
+            .map(|s| s.node)
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Why the scenario cannot run on a target of `nodes` nodes (a single server counts as
+    /// one), if it cannot: a session is pinned to a node the target does not have.
+    pub fn nodes_reason(&self, nodes: usize) -> Option<String> {
+        let need = self.max_node();
+        (need > nodes.max(1)).then(|| {
+            format!(
+                "a session runs on node {need}; this server has {} (use --mysql galera:{need})",
+                nodes.max(1)
+            )
+        })
+    }
+
     /// Why the plan cannot run on `dialect`, or `None` when it can.
     pub fn unsupported_reason(&self, dialect: Dialect) -> Option<String> {
         if !self.dialects.contains(&dialect) {
@@ -267,6 +292,7 @@ mod tests {
 
     fn session(steps: Vec<usize>) -> Session {
         Session {
+            node: 1,
             name: "s".into(),
             setup: vec![],
             teardown: vec![],

@@ -425,6 +425,7 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
             setup: s.setup.into_iter().map(SqlText::shared).collect(),
             teardown: s.teardown.into_iter().map(SqlText::shared).collect(),
             steps: idx,
+            node: 1,
         });
     }
     let generated = perms.is_empty();

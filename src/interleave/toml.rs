@@ -30,7 +30,11 @@ const TOP_KEYS: &[&str] = &[
     "permutations",
     "wait_timeout_ms",
 ];
-const SESSION_KEYS: &[&str] = &["name", "setup", "teardown", "step"];
+const SESSION_KEYS: &[&str] = &["name", "setup", "teardown", "step", "node"];
+
+/// The highest node a session can be pinned to (`node = K`): the largest Galera cluster
+/// keyrace starts (`galera:9`).
+const MAX_NODE: usize = 9;
 const STEP_KEYS: &[&str] = &["name", "sql", "postgres", "mysql"];
 const SQL_KEYS: &[&str] = &["sql", "postgres", "mysql"];
 
@@ -247,6 +251,20 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
             .map(|v| cx.sql_list(v, "teardown"))
             .transpose()?
             .unwrap_or_default();
+        let node = match st.get("node") {
+            None => 1,
+            Some(v) => v
+                .get_ref()
+                .as_integer()
+                .and_then(|i| usize::from_str_radix(i.as_str(), i.radix()).ok())
+                .filter(|n| (1..=MAX_NODE).contains(n))
+                .ok_or_else(|| {
+                    cx.err(
+                        v.span(),
+                        format!("`node` must be a whole number from 1 to {MAX_NODE} (the cluster node the session connects to)"),
+                    )
+                })?,
+        };
         let Some(steps_v) = st.get("step") else {
             return Err(cx.err(
                 sv.span(),
@@ -287,6 +305,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
             setup: ssetup,
             teardown: steardown,
             steps: idx,
+            node,
         });
     }
 

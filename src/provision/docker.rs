@@ -267,6 +267,8 @@ pub(crate) async fn start(
         image: Some(image_tag),
         dir: None,
         pid: None,
+        nodes: Vec::new(),
+        node_handles: Vec::new(),
         handle: Some(handle),
     })
 }

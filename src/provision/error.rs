@@ -12,7 +12,7 @@ use crate::db::{DbError, Dialect};
 pub enum ProvisionError {
     /// A `--postgres`/`--mysql` value that is none of the accepted forms.
     #[error(
-        "invalid {dialect} server spec {spec:?}: expected auto, local, docker, docker:IMAGE:TAG or a {scheme}://... URL"
+        "invalid {dialect} server spec {spec:?}: expected auto, local, docker, docker:IMAGE:TAG, galera:N (mysql only) or a {scheme}://... URL"
     )]
     BadSpec {
         /// The dialect the spec was given for.
@@ -122,6 +122,37 @@ pub enum ProvisionError {
     NoUnprivilegedUser {
         /// The user looked up.
         user: String,
+    },
+
+    /// `galera:N` with N outside 2..=9, or a `galera` spec for PostgreSQL.
+    #[error("invalid {dialect} server spec {spec:?}: {reason}")]
+    BadGaleraSpec {
+        /// The dialect the spec was given for.
+        dialect: Dialect,
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A Galera cluster cannot be started here: packages or the `mysql` user are missing.
+    #[error("cannot start a galera cluster: {reason}")]
+    GaleraUnavailable {
+        /// What is missing and what to install.
+        reason: String,
+    },
+
+    /// A Galera node did not join a cluster of the expected size before the deadline.
+    #[error("galera node {url} did not reach wsrep_ready=ON with wsrep_cluster_size={want} in time (last seen: {seen}; log: {})", log.display())]
+    ClusterNotFormed {
+        /// The node's redacted URL.
+        url: String,
+        /// The cluster size waited for.
+        want: usize,
+        /// What the node last reported.
+        seen: String,
+        /// The node's log file.
+        log: PathBuf,
     },
 
     /// No Docker engine answered.

@@ -377,6 +377,17 @@ impl Handle {
         registry().remove(&self.id)
     }
 
+    /// Stops the resource at once from any thread: the graceful signal, SIGKILL after about
+    /// a second (for a server that holds nothing worth a clean shutdown, e.g. a Galera node
+    /// still joining, which ignores SIGTERM during its state transfer).
+    pub fn stop_now_blocking(self) {
+        if let Some(resource) = self.take()
+            && let Err(e) = resource.stop_blocking(EMERGENCY_GRACE)
+        {
+            tracing::warn!("stopping a server: {e}");
+        }
+    }
+
     /// Stops the resource; a no-op when it is already stopped.
     pub async fn stop(self) -> Result<(), ProvisionError> {
         match self.take() {

@@ -165,6 +165,8 @@ pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
         image: None,
         dir: Some(dir),
         pid: Some(pid as u32),
+        nodes: Vec::new(),
+        node_handles: Vec::new(),
         handle: Some(handle),
     })
 }

@@ -25,6 +25,7 @@ mod docker;
 mod error;
 mod lifecycle;
 mod local;
+mod local_galera;
 mod local_mysql;
 mod local_pg;
 mod private_dir;
@@ -45,6 +46,10 @@ pub use docker::{
 };
 pub use error::ProvisionError;
 pub use lifecycle::{MARKER_FILE, Marker, SERVERS_DIR_ENV, servers_root, stop_all_blocking};
+pub use local_galera::{
+    GALERA_DEFAULT_NODES, GALERA_NODES, GALERA_PACKAGES, GALERA_PROVIDER_ENV, GALERA_SYSTEM_USER,
+    GaleraBinaries, find_galera_binaries,
+};
 pub use local_mysql::{MYSQL_MAX_CONNECTIONS, MysqlBinaries, find_mysql_binaries};
 pub use local_pg::{
     PG_BINDIR_ENV, PG_MAX_CONNECTIONS, PG_SYSTEM_USER, PgBinaries, find_pg_binaries,
@@ -100,8 +105,13 @@ pub struct Server {
     pub image: Option<String>,
     /// The session directory for `local` (data, socket, `server.log`, `owner.pid`).
     pub dir: Option<PathBuf>,
-    /// The server's pid (also its process-group id) for `local`.
+    /// The server's pid (also its process-group id) for `local`; node 1's for a cluster.
     pub pid: Option<u32>,
+    /// Admin URLs of every node of a multi-primary cluster (`galera:N`), node 1 first (the
+    /// same as `url`); empty for a single server.
+    pub nodes: Vec<String>,
+    /// One handle per cluster node, stopped before `handle` (declared first: dropped first).
+    node_handles: Vec<lifecycle::Handle>,
     handle: Option<lifecycle::Handle>,
 }
 
@@ -117,6 +127,10 @@ impl std::fmt::Debug for Server {
             .field("image", &self.image)
             .field("dir", &self.dir)
             .field("pid", &self.pid)
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -125,6 +139,9 @@ impl Server {
     /// A short description for reports: `postgres local`, `mysql url 127.0.0.1:3306`,
     /// `postgres docker postgres:17`.
     pub fn label(&self) -> String {
+        if self.nodes.len() > 1 {
+            return format!("{} galera:{}", self.dialect, self.nodes.len());
+        }
         match self.provider {
             Provider::Local => format!("{} local", self.dialect),
             Provider::Url => format!("{} url {}:{}", self.dialect, self.host, self.port),
@@ -147,6 +164,14 @@ impl Server {
     /// Errors: [`ProvisionError::Io`] when the directory cannot be removed,
     /// [`ProvisionError::Docker`] when the container cannot be removed.
     pub async fn stop(mut self) -> Result<(), ProvisionError> {
+        // Cluster nodes leave the cluster in parallel, then the session directory goes.
+        let nodes = std::mem::take(&mut self.node_handles);
+        let stopped = futures_util::future::join_all(nodes.into_iter().map(|h| h.stop())).await;
+        for r in stopped {
+            if let Err(e) = r {
+                tracing::warn!("stopping a galera node: {e}");
+            }
+        }
         match self.handle.take() {
             Some(h) => h.stop().await,
             None => Ok(()),
@@ -189,6 +214,16 @@ pub async fn start(dialect: Dialect, spec: &ServerSpec) -> Result<Server, Provis
     match spec {
         ServerSpec::Url(url) => from_url(dialect, url),
         ServerSpec::Local => start_local(dialect).await,
+        ServerSpec::Galera { nodes } => {
+            let bins = find_galera_binaries().map_err(|missing| {
+                ProvisionError::GaleraUnavailable {
+                    reason: format!(
+                        "missing {missing}; install the Debian packages mariadb-server {GALERA_PACKAGES} (apt-get install mariadb-server {GALERA_PACKAGES})"
+                    ),
+                }
+            })?;
+            local_galera::start(&bins, *nodes).await
+        }
         ServerSpec::Docker { image, tag } => docker::start(dialect, image, tag).await,
         ServerSpec::Auto => start_auto(dialect).await,
     }
@@ -272,6 +307,8 @@ fn from_url(dialect: Dialect, url: &str) -> Result<Server, ProvisionError> {
         image: None,
         dir: None,
         pid: None,
+        nodes: Vec::new(),
+        node_handles: Vec::new(),
         handle: None,
     })
 }

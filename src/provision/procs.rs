@@ -101,7 +101,9 @@ fn all_pids() -> Vec<i32> {
         .collect()
 }
 
-/// Programs keyrace starts in a session directory: servers and their set-up tools.
+/// Programs keyrace starts in a session directory: servers and their set-up tools, and what a
+/// Galera node starts for a state transfer (the `wsrep_sst_rsync` script and its `rsync`
+/// daemon or client, which name the node's data directory in their arguments).
 /// (`mariadb-install-db` is a shell script: its interpreter runs with the script as argument.)
 const KEYRACE_PROGRAMS: &[&str] = &[
     "postgres",
@@ -110,6 +112,8 @@ const KEYRACE_PROGRAMS: &[&str] = &[
     "mysqld",
     "mariadb-install-db",
     "mysql_install_db",
+    "wsrep_sst_rsync",
+    "rsync",
 ];
 
 /// The file name of the executable of `pid` (`/proc/<pid>/exe`), e.g. `postgres`.

@@ -16,6 +16,12 @@ pub enum ServerSpec {
     /// A throwaway server started from the installed binaries (initdb + postgres,
     /// mariadb-install-db + mariadbd, or mysqld --initialize-insecure).
     Local,
+    /// A throwaway multi-primary MariaDB Galera cluster of `nodes` nodes on 127.0.0.1
+    /// (`galera` or `galera:N`, N from 2 to 9, default 3; MySQL only).
+    Galera {
+        /// How many nodes.
+        nodes: u8,
+    },
     /// A throwaway container, e.g. `postgres:17`, `mysql:8.4`, `mariadb:11.4`.
     Docker {
         /// Image name, e.g. `postgres`, `mysql`, `mariadb`.
@@ -44,8 +50,12 @@ impl ServerSpec {
     /// (`postgres://`/`postgresql://` for PostgreSQL; `mysql://`/`mariadb://` for MySQL, where
     /// `mariadb://` is normalized to `mysql://`).
     ///
+    /// `galera` or `galera:N` (N from 2 to 9) asks for a throwaway MariaDB Galera cluster
+    /// (MySQL only).
+    ///
     /// Errors: [`ProvisionError::BadSpec`] for anything else, including a URL of the other
-    /// dialect.
+    /// dialect; [`ProvisionError::BadGaleraSpec`] for a bad node count or `galera` given for
+    /// PostgreSQL.
     pub fn parse(dialect: Dialect, s: &str) -> Result<ServerSpec, ProvisionError> {
         let bad = || ProvisionError::BadSpec {
             dialect,
@@ -61,6 +71,10 @@ impl ServerSpec {
             "local" => return Ok(ServerSpec::Local),
             "docker" => return Ok(ServerSpec::default_docker(dialect)),
             _ => {}
+        }
+        let lower = t.to_ascii_lowercase();
+        if lower == "galera" || lower.starts_with("galera:") {
+            return parse_galera(dialect, t);
         }
         if let Some((scheme, rest)) = t.split_once("://") {
             let scheme = scheme.to_ascii_lowercase();
@@ -95,12 +109,44 @@ impl ServerSpec {
     }
 }
 
+/// `galera` / `galera:N` for MySQL.
+fn parse_galera(dialect: Dialect, t: &str) -> Result<ServerSpec, ProvisionError> {
+    use super::local_galera::{GALERA_DEFAULT_NODES, GALERA_NODES};
+    let bad = |reason: String| ProvisionError::BadGaleraSpec {
+        dialect,
+        spec: t.to_string(),
+        reason,
+    };
+    if dialect != Dialect::Mysql {
+        return Err(bad(
+            "a galera cluster is MariaDB: use --mysql galera:N".into()
+        ));
+    }
+    let nodes = match t.split_once(':') {
+        None => GALERA_DEFAULT_NODES,
+        Some((_, n)) => n
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|n| GALERA_NODES.contains(n))
+            .ok_or_else(|| {
+                bad(format!(
+                    "the node count must be a number from {} to {}",
+                    GALERA_NODES.start(),
+                    GALERA_NODES.end()
+                ))
+            })?,
+    };
+    Ok(ServerSpec::Galera { nodes })
+}
+
 impl std::fmt::Display for ServerSpec {
     /// The spec in the form [`ServerSpec::parse`] accepts, with any URL password redacted.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ServerSpec::Auto => f.write_str("auto"),
             ServerSpec::Local => f.write_str("local"),
+            ServerSpec::Galera { nodes } => write!(f, "galera:{nodes}"),
             ServerSpec::Url(u) => f.write_str(&crate::db::redact_url(u)),
             ServerSpec::Docker { image, tag } => write!(f, "docker:{image}:{tag}"),
         }
@@ -169,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn parses_galera() {
+        let g = |s| ServerSpec::parse(Dialect::Mysql, s);
+        assert_eq!(g("galera").unwrap(), ServerSpec::Galera { nodes: 3 });
+        assert_eq!(g("galera:2").unwrap(), ServerSpec::Galera { nodes: 2 });
+        assert_eq!(g("GALERA:9").unwrap(), ServerSpec::Galera { nodes: 9 });
+        for bad in ["galera:1", "galera:10", "galera:x", "galera:"] {
+            assert!(g(bad).is_err(), "{bad}");
+        }
+        assert!(ServerSpec::parse(Dialect::Postgres, "galera:3").is_err());
+    }
+
+    #[test]
     fn bad_spec_error_hides_password() {
         let e = ServerSpec::parse(Dialect::Mysql, "postgres://u:secret@h/x").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
@@ -176,7 +234,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["auto", "local", "docker:mysql:8.4", "postgres://u@h:1/db"] {
+        for s in [
+            "auto",
+            "local",
+            "docker:mysql:8.4",
+            "postgres://u@h:1/db",
+            "galera:3",
+        ] {
             let spec = ServerSpec::parse(Dialect::Postgres, s)
                 .or_else(|_| ServerSpec::parse(Dialect::Mysql, s))
                 .unwrap();

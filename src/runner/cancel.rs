@@ -8,12 +8,13 @@ use super::worker::Shared;
 use crate::db::cancel_backend;
 
 /// Cancels, from a side connection, the statement that session `backend_id` may still be
-/// running; the handle is kept in `shared.cancels`.
-pub fn cancel_in_flight(shared: &Shared, backend_id: Option<u64>) {
+/// running, on worker `worker`'s node (session ids are per node); the handle is kept in
+/// `shared.cancels`.
+pub fn cancel_in_flight(shared: &Shared, worker: usize, backend_id: Option<u64>) {
     let Some(id) = backend_id else {
         return;
     };
-    let (engine, url) = (shared.engine, shared.url.clone());
+    let (engine, url) = (shared.engine, shared.url_of(worker).to_string());
     let handle = tokio::spawn(async move {
         match cancel_backend(engine, &url, id, Duration::from_secs(2)).await {
             Ok(done) => done,

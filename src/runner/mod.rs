@@ -294,6 +294,13 @@ async fn run_in_database(
     // Schema, setup, prepares and the table checks are not the measured statements: they get
     // the DDL limit when the scenario's statement deadline is shorter.
     admin.set_statement_timeout(Some(statement_timeout.max(DDL_TIMEOUT)));
+    if target.nodes.len() > 1 {
+        // Causal reads: the table check after the run sees what every node committed.
+        admin
+            .batch("SET SESSION wsrep_sync_wait = 15")
+            .await
+            .map_err(setup_err("enabling causal reads on galera node 1".into()))?;
+    }
     let schema = schema_for(plan, target).unwrap_or("");
     admin
         .batch(schema)
@@ -317,9 +324,25 @@ async fn run_in_database(
         .await
         .map_err(setup_err("reading the table before the run".into()))?;
 
+    // On a cluster, every node must have applied the database, schema and setup before
+    // workers connect to it; worker i then goes to node i % N.
+    let urls = match target.nodes.len() {
+        0 | 1 => vec![url.to_string()],
+        _ => {
+            let db = crate::db::galera::url_database(url);
+            crate::db::galera::wait_replicated(&target.nodes, db)
+                .await
+                .map_err(setup_err(
+                    "waiting for every galera node to apply the setup".into(),
+                ))?;
+            (0..target.nodes.len())
+                .map(|i| crate::db::galera::node_database_url(url, &target.nodes, i, db))
+                .collect()
+        }
+    };
     let session = session_sql(engine, strategy.isolation, w.lock_timeout_ms);
     let conns: Vec<Result<Conn, DbError>> = stream::iter(0..w.workers)
-        .map(|_| connect_session_within(engine, url, &session, statement_timeout))
+        .map(|i| connect_session_within(engine, &urls[i % urls.len()], &session, statement_timeout))
         .buffered(32)
         .collect()
         .await;
@@ -362,7 +385,7 @@ async fn run_in_database(
         engine,
         cancels: std::sync::Mutex::new(Vec::new()),
         started: start,
-        url: url.to_string(),
+        urls,
         session_sql: session,
     });
     let watcher = tokio::spawn(worker::watch_cancel(shared.clone()));

@@ -62,8 +62,9 @@ pub struct Shared {
     pub cancels: std::sync::Mutex<Vec<tokio::task::JoinHandle<bool>>>,
     /// The run's start: per-second counts are seconds since this instant.
     pub started: Instant,
-    /// Reconnects a worker whose connection broke.
-    pub url: String,
+    /// Reconnects a worker whose connection broke: the database URL on each node of the
+    /// target (one for a single server); worker `i` uses `urls[i % urls.len()]`.
+    pub urls: Vec<String>,
     /// Session settings (isolation level, lock timeout) applied to every connection.
     pub session_sql: String,
 }
@@ -221,16 +222,24 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Reconnects a worker, giving up on cancellation or at the hard end.
+impl Shared {
+    /// The database URL worker `worker` connects to (its node, round-robin).
+    pub fn url_of(&self, worker: usize) -> &str {
+        &self.urls[worker % self.urls.len()]
+    }
+}
+
+/// Reconnects a worker to its node, giving up on cancellation or at the hard end.
 async fn reconnect(
     shared: &Shared,
+    worker: usize,
     stop: impl Future<Output = ()>,
 ) -> Option<Result<Conn, String>> {
     tokio::select! {
         biased;
         _ = stop => None,
         _ = sleep_until(shared.hard_end) => None,
-        r = super::connect_session_within(shared.engine, &shared.url, &shared.session_sql, shared.statement_timeout) => Some(r.map_err(|e| e.message)),
+        r = super::connect_session_within(shared.engine, shared.url_of(worker), &shared.session_sql, shared.statement_timeout) => Some(r.map_err(|e| e.message)),
     }
 }
 
@@ -316,7 +325,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
             _ = &mut stop => {
                 // Interrupted with a statement in flight: cancel it so the database can be
                 // dropped at once, and give up the connection.
-                cancel_in_flight(&shared, backend);
+                cancel_in_flight(&shared, worker, backend);
                 conn = None;
                 break;
             }
@@ -324,7 +333,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                 // Still running when the run had to end: the server is stuck or stopped.
                 rec.record(Outcome::Timeout, start.elapsed().as_micros() as u64);
                 rec.error(Outcome::Timeout, "timeout", "still running when the run's duration was over; cancelled", || "(in flight)".into());
-                cancel_in_flight(&shared, backend);
+                cancel_in_flight(&shared, worker, backend);
                 conn = None;
                 stuck = true;
                 break;
@@ -375,7 +384,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                     sane += 1;
                 }
                 if e.class == Outcome::Timeout {
-                    cancel_in_flight(&shared, backend);
+                    cancel_in_flight(&shared, worker, backend);
                 }
                 if !e.class.is_race() && sane == 0 && seq + 1 >= FATAL_AFTER {
                     let step = result.failed_at.map_or("?", |a| a.name(&shared.program));
@@ -400,7 +409,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                 }
                 if matches!(e.class, Outcome::ConnectionError | Outcome::Timeout) {
                     conn = None;
-                    match reconnect(&shared, &mut stop).await {
+                    match reconnect(&shared, worker, &mut stop).await {
                         None => break,
                         Some(Ok(c)) => conn = Some(c),
                         Some(Err(re)) => {
