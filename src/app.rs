@@ -559,9 +559,17 @@ async fn run_plans_lost(
                 if lost.contains(&target.label) {
                     continue;
                 }
-                if let Some(Err(why)) = strategy.programs.get(&target.dialect) {
+                // Not on this engine, or (MERGE before PostgreSQL 15 …) not on this version.
+                let unavailable = match strategy.programs.get(&target.dialect) {
+                    Some(Err(why)) => Some(why.clone()),
+                    Some(Ok(p)) => {
+                        crate::strategy::needs::unavailable_on(p, target.dialect, &server.info.version)
+                    }
+                    None => None,
+                };
+                if let Some(why) = unavailable {
                     if reps[i].is_empty() {
-                        reps[i].push(report::unavailable(&strategy.name, target, why));
+                        reps[i].push(report::unavailable(&strategy.name, target, &why));
                     }
                     continue;
                 }
@@ -674,6 +682,11 @@ pub async fn check_on_servers(
                 let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
                     continue;
                 };
+                if crate::strategy::needs::unavailable_on(program, target.dialect, &server.info.version)
+                    .is_some()
+                {
+                    continue;
+                }
                 n += 1;
                 let db = format!("keyrace_{run_id}_{n}");
                 provision::run_state::record_database(target.dialect, &target.url, &db);

@@ -16,6 +16,10 @@ pub enum ServerSpec {
     /// A throwaway server started from the installed binaries (initdb + postgres,
     /// mariadb-install-db + mariadbd, or mysqld --initialize-insecure).
     Local,
+    /// A throwaway PostgreSQL server of one major version (`local:17`), from binaries found
+    /// as `provision::find_pg_major` says (Debian layout, `$KEYRACE_PG_BIN_DIRS`, keyrace's
+    /// cache).
+    LocalMajor(u32),
     /// A throwaway container, e.g. `postgres:17`, `mysql:8.4`, `mariadb:11.4`.
     Docker {
         /// Image name, e.g. `postgres`, `mysql`, `mariadb`.
@@ -39,7 +43,8 @@ impl ServerSpec {
         }
     }
 
-    /// Parses a spec: `auto`, `local`, `docker` (default image by dialect), `docker:IMAGE:TAG`
+    /// Parses a spec: `auto`, `local`, `local:MAJOR` (PostgreSQL only, MAJOR from 10, e.g.
+    /// `local:13`), `docker` (default image by dialect), `docker:IMAGE:TAG`
     /// (e.g. `docker:postgres:17`, `docker:mysql:8.4`; a missing tag means `latest`), or a URL
     /// (`postgres://`/`postgresql://` for PostgreSQL; `mysql://`/`mariadb://` for MySQL, where
     /// `mariadb://` is normalized to `mysql://`).
@@ -75,6 +80,14 @@ impl ServerSpec {
                 _ => Err(bad()),
             };
         }
+        if let Some(major) = t.to_ascii_lowercase().strip_prefix("local:") {
+            return match (dialect, major.parse::<u32>()) {
+                (Dialect::Postgres, Ok(m)) if m >= super::pg_bins::MIN_MAJOR => {
+                    Ok(ServerSpec::LocalMajor(m))
+                }
+                _ => Err(bad()),
+            };
+        }
         if let Some(rest) = t.strip_prefix("docker:") {
             // IMAGE may contain a registry with a port (`localhost:5000/postgres:17`): the tag
             // is what follows the last ':' after the last '/'.
@@ -101,6 +114,7 @@ impl std::fmt::Display for ServerSpec {
         match self {
             ServerSpec::Auto => f.write_str("auto"),
             ServerSpec::Local => f.write_str("local"),
+            ServerSpec::LocalMajor(m) => write!(f, "local:{m}"),
             ServerSpec::Url(u) => f.write_str(&crate::db::redact_url(u)),
             ServerSpec::Docker { image, tag } => write!(f, "docker:{image}:{tag}"),
         }
@@ -154,6 +168,22 @@ mod tests {
     }
 
     #[test]
+    fn parses_local_major_for_postgres_only() {
+        assert_eq!(
+            ServerSpec::parse(Dialect::Postgres, "local:13").unwrap(),
+            ServerSpec::LocalMajor(13)
+        );
+        assert_eq!(
+            ServerSpec::parse(Dialect::Postgres, " Local:18 ").unwrap(),
+            ServerSpec::LocalMajor(18)
+        );
+        for bad in ["local:", "local:9", "local:x", "local:17.2", "local:-1"] {
+            assert!(ServerSpec::parse(Dialect::Postgres, bad).is_err(), "{bad}");
+        }
+        assert!(ServerSpec::parse(Dialect::Mysql, "local:17").is_err());
+    }
+
+    #[test]
     fn parses_urls_by_dialect() {
         assert_eq!(
             ServerSpec::parse(Dialect::Mysql, "mariadb://root@h:3306/x").unwrap(),
@@ -176,7 +206,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["auto", "local", "docker:mysql:8.4", "postgres://u@h:1/db"] {
+        for s in [
+            "auto",
+            "local",
+            "local:17",
+            "docker:mysql:8.4",
+            "postgres://u@h:1/db",
+        ] {
             let spec = ServerSpec::parse(Dialect::Postgres, s)
                 .or_else(|_| ServerSpec::parse(Dialect::Mysql, s))
                 .unwrap();
