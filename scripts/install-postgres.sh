@@ -79,7 +79,7 @@ verify() { # DIR MAJOR
   for bin in initdb postgres; do
     if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && command -v runuser >/dev/null 2>&1; then
       out="$(runuser -u postgres -- env LD_LIBRARY_PATH="$dir/lib" "$dir/bin/$bin" --version 2>&1)" \
-        || die "$dir/bin/$bin --version failed as user postgres: $out"
+        || die "$dir/bin/$bin --version failed as user postgres (the server's user when keyrace runs as root; is a directory on the path closed to it? set KEYRACE_CACHE_DIR to one it can reach): $out"
     else
       out="$(env LD_LIBRARY_PATH="$dir/lib" "$dir/bin/$bin" --version 2>&1)" \
         || die "$dir/bin/$bin --version failed: $out"

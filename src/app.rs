@@ -562,9 +562,11 @@ async fn run_plans_lost(
                 // Not on this engine, or (MERGE before PostgreSQL 15 …) not on this version.
                 let unavailable = match strategy.programs.get(&target.dialect) {
                     Some(Err(why)) => Some(why.clone()),
-                    Some(Ok(p)) => {
-                        crate::strategy::needs::unavailable_on(p, target.dialect, &server.info.version)
-                    }
+                    Some(Ok(p)) => crate::strategy::needs::unavailable_on(
+                        p,
+                        target.dialect,
+                        &server.info.version,
+                    ),
                     None => None,
                 };
                 if let Some(why) = unavailable {
@@ -682,8 +684,12 @@ pub async fn check_on_servers(
                 let Some(Ok(program)) = strategy.programs.get(&target.dialect) else {
                     continue;
                 };
-                if crate::strategy::needs::unavailable_on(program, target.dialect, &server.info.version)
-                    .is_some()
+                if crate::strategy::needs::unavailable_on(
+                    program,
+                    target.dialect,
+                    &server.info.version,
+                )
+                .is_some()
                 {
                     continue;
                 }

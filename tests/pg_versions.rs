@@ -63,7 +63,11 @@ async fn each_local_major_runs_that_major() {
             .expect("server_version_num");
         c.close().await;
         let num: u32 = num.parse().expect("a number");
-        assert_eq!(num / 10_000, major, "local:{major} runs server_version_num {num}");
+        assert_eq!(
+            num / 10_000,
+            major,
+            "local:{major} runs server_version_num {num}"
+        );
     }
 }
 
@@ -169,9 +173,18 @@ async fn bundled_merge_scenario_holds_on_13_15_and_17() {
             .collect::<Vec<_>>()
     );
     // What is available where: MERGE from 15, RETURNING merge_action() from 17.
-    let note = |st, major| cell(&report, &servers, st, major).note.clone().unwrap_or_default();
+    let note = |st, major| {
+        cell(&report, &servers, st, major)
+            .note
+            .clone()
+            .unwrap_or_default()
+    };
     let available = |st, major| cell(&report, &servers, st, major).available;
-    assert!(MAJORS.iter().all(|&m| available("on-conflict-do-update", m)));
+    assert!(
+        MAJORS
+            .iter()
+            .all(|&m| available("on-conflict-do-update", m))
+    );
     assert!(!available("merge", 13), "{}", note("merge", 13));
     assert!(note("merge", 13).contains("MERGE arrived in PostgreSQL 15"));
     assert!(available("merge", 15) && available("merge", 17));
@@ -181,8 +194,12 @@ async fn bundled_merge_scenario_holds_on_13_15_and_17() {
     // 15's MERGE cannot say it inserted; 17's RETURNING merge_action() can.
     assert_eq!(cell(&report, &servers, "merge", 15).outcomes.inserted, 0);
     assert_eq!(
-        cell(&report, &servers, "merge-returning-action", 17).outcomes.inserted,
-        cell(&report, &servers, "on-conflict-do-update", 17).outcomes.inserted
+        cell(&report, &servers, "merge-returning-action", 17)
+            .outcomes
+            .inserted,
+        cell(&report, &servers, "on-conflict-do-update", 17)
+            .outcomes
+            .inserted
     );
     // Side by side, the JSON tells the three servers apart.
     let json = serde_json::to_value(&report).unwrap();
@@ -193,7 +210,13 @@ async fn bundled_merge_scenario_holds_on_13_15_and_17() {
         .map(|s| s["database"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(names.len(), 3, "{names:?}");
-    assert!(names.iter().zip(MAJORS).all(|(n, m)| n.starts_with(&format!("PostgreSQL {m}."))), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .zip(MAJORS)
+            .all(|(n, m)| n.starts_with(&format!("PostgreSQL {m}."))),
+        "{names:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +253,11 @@ use = "merge"
     std::fs::write(&path, toml).unwrap();
     let servers = all_servers().await;
     let report = run_on_all(&path, &servers).await;
-    assert!(report.scenarios[0].error.is_none(), "{:?}", report.scenarios[0].error);
+    assert!(
+        report.scenarios[0].error.is_none(),
+        "{:?}",
+        report.scenarios[0].error
+    );
     for major in MAJORS {
         let r = |st| cell(&report, &servers, st, major);
         let racy = r("check-then-insert");
@@ -250,15 +277,26 @@ use = "merge"
             );
             assert_eq!(a.outcomes.inserted, ROUNDS, "{atomic} on {major}");
         }
-        for st in ["check-then-insert", "on-conflict-do-nothing", "on-conflict-do-update"] {
+        for st in [
+            "check-then-insert",
+            "on-conflict-do-nothing",
+            "on-conflict-do-update",
+        ] {
             let x = r(st);
-            assert_eq!((x.duplicate_rows, x.missing_rows, x.rows), (0, 0, ROUNDS), "{st} on {major}");
+            assert_eq!(
+                (x.duplicate_rows, x.missing_rows, x.rows),
+                (0, 0, ROUNDS),
+                "{st} on {major}"
+            );
         }
         let m = r("merge");
         if major < 15 {
             assert!(!m.available, "merge on {major}");
             assert!(
-                m.note.as_deref().unwrap_or("").starts_with("not available on PostgreSQL 13"),
+                m.note
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("not available on PostgreSQL 13"),
                 "{:?}",
                 m.note
             );
@@ -272,5 +310,118 @@ use = "merge"
                 m.outcomes
             );
         }
+    }
+}
+
+/// `keyrace run FILE --postgres SPEC` with `env`, without the caller's server variables.
+fn keyrace_run(file: &Path, spec: &str, out: &Path, env: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_keyrace"));
+    c.args([
+        "run",
+        "--only",
+        "postgres",
+        "--no-html",
+        "--postgres",
+        spec,
+        "--out",
+    ])
+    .arg(out)
+    .arg(file)
+    .env_remove("KEYRACE_POSTGRES_URL")
+    .env_remove("KEYRACE_MYSQL_URL")
+    .env_remove(keyrace::provision::PG_BIN_DIRS_ENV);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run keyrace")
+}
+
+const TINY: &str = r#"
+name = "pg-bin-dirs"
+[schema]
+postgres = "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE)"
+[table]
+name = "users"
+key = "email"
+[workload]
+workers = 2
+operations = 20
+[[strategy]]
+use = "on-conflict-do-nothing"
+[[expect]]
+that = ["errors = 0", "duplicate_rows = 0"]
+"#;
+
+#[test]
+fn bin_dirs_variable_names_installations_of_any_major() {
+    // The cache's trees of 13 and 17, named through KEYRACE_PG_BIN_DIRS (one as its bin/,
+    // one as the directory holding bin/), with the cache itself pointed at an empty directory.
+    let (c13, c17) = (
+        keyrace::provision::cached_install(13),
+        keyrace::provision::cached_install(17),
+    );
+    for (major, c) in [(13, &c13), (17, &c17)] {
+        assert!(
+            c.join("bin/postgres").is_file(),
+            "{} missing: run {}",
+            c.display(),
+            keyrace::provision::install_command(major)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let empty = dir.path().join("empty-cache");
+    std::fs::create_dir(&empty).unwrap();
+    let dirs = std::env::join_paths([c17.clone(), c13.join("bin")]).unwrap();
+    let out = dir.path().join("out");
+    let o = keyrace_run(
+        &file,
+        "local:13",
+        &out,
+        &[
+            (keyrace::provision::CACHE_DIR_ENV, &empty),
+            (keyrace::provision::PG_BIN_DIRS_ENV, Path::new(&dirs)),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let json = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("results JSON");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let version = report["servers"][0]["version"].as_str().unwrap_or("");
+    assert!(version.starts_with("PostgreSQL 13."), "{version}");
+}
+
+#[test]
+fn a_missing_major_names_the_places_searched_and_the_install_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let empty = dir.path().join("empty-cache");
+    std::fs::create_dir(&empty).unwrap();
+    // No Debian package ships 11 on this machine kind, and the cache is empty.
+    assert!(!Path::new("/usr/lib/postgresql/11/bin/postgres").exists());
+    let o = keyrace_run(
+        &file,
+        "local:11",
+        &dir.path().join("out"),
+        &[(keyrace::provision::CACHE_DIR_ENV, &empty)],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    for part in [
+        "no PostgreSQL 11 server binaries found",
+        "KEYRACE_PG_BIN_DIRS",
+        "/usr/lib/postgresql/11/bin",
+        &empty.join("postgres/11/bin").display().to_string(),
+        "scripts/install-postgres.sh 11",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
     }
 }

@@ -51,11 +51,7 @@ pub fn features(program: &Program) -> Vec<Feature> {
         .chain(&program.finally);
     for step in steps {
         let sql = step.template.to_ascii_lowercase();
-        if sql
-            .split_whitespace()
-            .next()
-            .is_some_and(|w| w == "merge")
-        {
+        if sql.split_whitespace().next().is_some_and(|w| w == "merge") {
             out.push(Feature::Merge);
         }
         if sql.contains("merge_action(") {
@@ -86,10 +82,20 @@ pub fn unavailable_on(program: &Program, dialect: Dialect, server_version: &str)
     let missing: Vec<String> = features(program)
         .into_iter()
         .filter(|f| major < f.since_postgres())
-        .map(|f| format!("{} arrived in PostgreSQL {}", f.describe(), f.since_postgres()))
+        .map(|f| {
+            format!(
+                "{} arrived in PostgreSQL {}",
+                f.describe(),
+                f.since_postgres()
+            )
+        })
         .collect();
-    (!missing.is_empty())
-        .then(|| format!("not available on PostgreSQL {major}: {}", missing.join("; ")))
+    (!missing.is_empty()).then(|| {
+        format!(
+            "not available on PostgreSQL {major}: {}",
+            missing.join("; ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -126,7 +132,9 @@ mod tests {
 
     #[test]
     fn merge_needs_15_and_merge_action_17() {
-        let merge = program(&["  merge INTO t USING (SELECT {key} AS k) s ON t.k = s.k WHEN NOT MATCHED THEN INSERT (k) VALUES (s.k)"]);
+        let merge = program(&[
+            "  merge INTO t USING (SELECT {key} AS k) s ON t.k = s.k WHEN NOT MATCHED THEN INSERT (k) VALUES (s.k)",
+        ]);
         let returning = program(&[
             "MERGE INTO t USING (SELECT {key} AS k) s ON t.k = s.k WHEN NOT MATCHED THEN INSERT (k) VALUES (s.k) RETURNING merge_action() = 'INSERT'",
         ]);

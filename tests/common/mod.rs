@@ -2,8 +2,8 @@
 //! default), and running a scenario text through the library.
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Mutex, Once};
 
 use keyrace::app::{self, Server};
