@@ -119,13 +119,8 @@ fn find_as(major: u32, run_as: Option<RunAs>) -> Result<PgBinaries, ProvisionErr
     let debian = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
     let cache = cached_install(major);
     let cache_lib = Some(cache.join("lib")).filter(|l| l.is_dir());
-    for b in [
-        candidate(debian, None),
-        candidate(cache.join("bin"), cache_lib),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    let found = candidate(debian, None).or_else(|| candidate(cache.join("bin"), cache_lib));
+    if let Some(b) = found {
         let v = version_of(&b, run_as)?;
         if major_of(&v) != Some(major) {
             return Err(ProvisionError::PgBinariesUnusable {
