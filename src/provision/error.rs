@@ -12,7 +12,7 @@ use crate::db::{DbError, Dialect};
 pub enum ProvisionError {
     /// A `--postgres`/`--mysql` value that is none of the accepted forms.
     #[error(
-        "invalid {dialect} server spec {spec:?}: expected auto, local, docker, docker:IMAGE:TAG, galera:N (mysql only) or a {scheme}://... URL"
+        "invalid {dialect} server spec {spec:?}: expected auto, local, docker, docker:IMAGE:TAG, galera:N (mysql only), local:MAJOR (postgres only, e.g. local:17) or a {scheme}://... URL"
     )]
     BadSpec {
         /// The dialect the spec was given for.
@@ -41,6 +41,29 @@ pub enum ProvisionError {
         looked: String,
         /// What to install.
         hint: String,
+    },
+
+    /// `local:<major>` found no PostgreSQL binaries of that major version.
+    #[error(
+        "no PostgreSQL {major} server binaries found (looked in {looked}); install them with `{install}` (docs/servers.md), or name their directory in KEYRACE_PG_BIN_DIRS"
+    )]
+    PgMajorNotFound {
+        /// The major version asked for, e.g. 17.
+        major: u32,
+        /// The places searched.
+        looked: String,
+        /// The command that installs that major.
+        install: String,
+    },
+
+    /// PostgreSQL binaries were found but do not run (missing libraries, a directory the
+    /// server's user cannot reach) or are of another major version than their place says.
+    #[error("cannot use {}: {reason}", binary.display())]
+    PgBinariesUnusable {
+        /// The `postgres` binary.
+        binary: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
 
     /// A file-system operation failed.

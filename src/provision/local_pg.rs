@@ -28,6 +28,10 @@ pub struct PgBinaries {
     pub initdb: PathBuf,
     /// `postgres`.
     pub postgres: PathBuf,
+    /// The installation's `lib/`, put on `LD_LIBRARY_PATH` of `initdb` and `postgres`
+    /// (binaries from keyrace's cache or `$KEYRACE_PG_BIN_DIRS` bring their own libraries);
+    /// `None` for system packages.
+    pub lib_dir: Option<PathBuf>,
 }
 
 /// Where PostgreSQL binaries were looked for, for error messages.
@@ -71,13 +75,14 @@ pub fn find_pg_binaries() -> Option<PgBinaries> {
         let b = PgBinaries {
             initdb: d.join("initdb"),
             postgres: d.join("postgres"),
+            lib_dir: None,
         };
         (local::is_executable(&b.initdb) && local::is_executable(&b.postgres)).then_some(b)
     })
 }
 
 /// The user the server must run as: `postgres` when keyrace runs as root, else keyrace's own.
-fn run_as() -> Result<Option<RunAs>, ProvisionError> {
+pub(crate) fn run_as() -> Result<Option<RunAs>, ProvisionError> {
     if !procs::running_as_root() {
         return Ok(None);
     }
@@ -130,6 +135,7 @@ pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
             "--locale=C",
         ])
         .env("LC_ALL", "C");
+    with_libs(&mut initdb, bins);
     local::run_setup(initdb).await?;
     let initdb_ms = t0.elapsed().as_millis();
 
@@ -139,7 +145,8 @@ pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
         attempt += 1;
         let port = local::free_port()?;
         let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        let cmd = server_command(&bins.postgres, &dir, &data, port, run_as);
+        let mut cmd = server_command(&bins.postgres, &dir, &data, port, run_as);
+        with_libs(&mut cmd, bins);
         let pid = local::spawn_server(&handle, Dialect::Postgres, &dir, cmd, &log, port)?;
         match local::wait_ready(&handle, Dialect::Postgres, &dir, &bins.postgres, &url, &log).await
         {
@@ -169,6 +176,13 @@ pub(crate) async fn start(bins: &PgBinaries) -> Result<Server, ProvisionError> {
         node_handles: Vec::new(),
         handle: Some(handle),
     })
+}
+
+/// Puts the installation's own `lib/` (if any) on the command's `LD_LIBRARY_PATH`.
+fn with_libs(cmd: &mut std::process::Command, bins: &PgBinaries) {
+    if let Some(lib) = &bins.lib_dir {
+        cmd.env("LD_LIBRARY_PATH", lib);
+    }
 }
 
 fn server_command(

@@ -28,6 +28,7 @@ mod local;
 mod local_galera;
 mod local_mysql;
 mod local_pg;
+mod pg_bins;
 mod private_dir;
 mod procs;
 mod reaper;
@@ -53,6 +54,10 @@ pub use local_galera::{
 pub use local_mysql::{MYSQL_MAX_CONNECTIONS, MysqlBinaries, find_mysql_binaries};
 pub use local_pg::{
     PG_BINDIR_ENV, PG_MAX_CONNECTIONS, PG_SYSTEM_USER, PgBinaries, find_pg_binaries,
+};
+pub use pg_bins::{
+    CACHE_DIR_ENV, INSTALL_SCRIPT, PG_BIN_DIRS_ENV, ROOT_CACHE_DIR, cache_dir, cached_install,
+    find_pg_major, install_command, major_of,
 };
 pub use private_dir::{PRIVATE_DIR_MODE, Untrusted};
 pub use procs::{group_members, pid_alive, processes_referencing, running_as_root};
@@ -204,12 +209,14 @@ pub fn install_hint(dialect: Dialect) -> String {
 ///
 /// - `Url`: no connection is made here; host and port are read from the URL.
 /// - `Local`: a throwaway server from the installed binaries (see `docs/servers.md`).
+/// - `LocalMajor`: a throwaway PostgreSQL server of that major (see [`find_pg_major`]).
 /// - `Docker`: a throwaway container (pulls the image if needed).
 /// - `Auto`: `$KEYRACE_POSTGRES_URL`/`$KEYRACE_MYSQL_URL` if set, else Docker if an engine
 ///   answers [`docker_ping`] (falling through if the container fails), else local binaries.
 ///
-/// Errors: [`ProvisionError::NothingAvailable`] (auto) or [`ProvisionError::BinariesNotFound`]
-/// (local) saying what to install, or the error of the failing step.
+/// Errors: [`ProvisionError::NothingAvailable`] (auto), [`ProvisionError::BinariesNotFound`]
+/// (local) or [`ProvisionError::PgMajorNotFound`] (local:MAJOR) saying what to install, or
+/// the error of the failing step.
 pub async fn start(dialect: Dialect, spec: &ServerSpec) -> Result<Server, ProvisionError> {
     match spec {
         ServerSpec::Url(url) => from_url(dialect, url),
@@ -223,6 +230,10 @@ pub async fn start(dialect: Dialect, spec: &ServerSpec) -> Result<Server, Provis
                 }
             })?;
             local_galera::start(&bins, *nodes).await
+        }
+        ServerSpec::LocalMajor(major) => {
+            let bins = pg_bins::find_pg_major(*major)?;
+            local_pg::start(&bins).await
         }
         ServerSpec::Docker { image, tag } => docker::start(dialect, image, tag).await,
         ServerSpec::Auto => start_auto(dialect).await,

@@ -22,6 +22,10 @@ pub enum ServerSpec {
         /// How many nodes.
         nodes: u8,
     },
+    /// A throwaway PostgreSQL server of one major version (`local:17`), from binaries found
+    /// as `provision::find_pg_major` says (Debian layout, `$KEYRACE_PG_BIN_DIRS`, keyrace's
+    /// cache).
+    LocalMajor(u32),
     /// A throwaway container, e.g. `postgres:17`, `mysql:8.4`, `mariadb:11.4`.
     Docker {
         /// Image name, e.g. `postgres`, `mysql`, `mariadb`.
@@ -45,7 +49,8 @@ impl ServerSpec {
         }
     }
 
-    /// Parses a spec: `auto`, `local`, `docker` (default image by dialect), `docker:IMAGE:TAG`
+    /// Parses a spec: `auto`, `local`, `local:MAJOR` (PostgreSQL only, MAJOR from 10, e.g.
+    /// `local:13`), `docker` (default image by dialect), `docker:IMAGE:TAG`
     /// (e.g. `docker:postgres:17`, `docker:mysql:8.4`; a missing tag means `latest`), or a URL
     /// (`postgres://`/`postgresql://` for PostgreSQL; `mysql://`/`mariadb://` for MySQL, where
     /// `mariadb://` is normalized to `mysql://`).
@@ -85,6 +90,14 @@ impl ServerSpec {
                 (Dialect::Mysql, "mysql") if !rest.is_empty() => Ok(ServerSpec::Url(t.to_string())),
                 (Dialect::Mysql, "mariadb") if !rest.is_empty() => {
                     Ok(ServerSpec::Url(format!("mysql://{rest}")))
+                }
+                _ => Err(bad()),
+            };
+        }
+        if let Some(major) = t.to_ascii_lowercase().strip_prefix("local:") {
+            return match (dialect, major.parse::<u32>()) {
+                (Dialect::Postgres, Ok(m)) if m >= super::pg_bins::MIN_MAJOR => {
+                    Ok(ServerSpec::LocalMajor(m))
                 }
                 _ => Err(bad()),
             };
@@ -147,6 +160,7 @@ impl std::fmt::Display for ServerSpec {
             ServerSpec::Auto => f.write_str("auto"),
             ServerSpec::Local => f.write_str("local"),
             ServerSpec::Galera { nodes } => write!(f, "galera:{nodes}"),
+            ServerSpec::LocalMajor(m) => write!(f, "local:{m}"),
             ServerSpec::Url(u) => f.write_str(&crate::db::redact_url(u)),
             ServerSpec::Docker { image, tag } => write!(f, "docker:{image}:{tag}"),
         }
@@ -200,6 +214,22 @@ mod tests {
     }
 
     #[test]
+    fn parses_local_major_for_postgres_only() {
+        assert_eq!(
+            ServerSpec::parse(Dialect::Postgres, "local:13").unwrap(),
+            ServerSpec::LocalMajor(13)
+        );
+        assert_eq!(
+            ServerSpec::parse(Dialect::Postgres, " Local:18 ").unwrap(),
+            ServerSpec::LocalMajor(18)
+        );
+        for bad in ["local:", "local:9", "local:x", "local:17.2", "local:-1"] {
+            assert!(ServerSpec::parse(Dialect::Postgres, bad).is_err(), "{bad}");
+        }
+        assert!(ServerSpec::parse(Dialect::Mysql, "local:17").is_err());
+    }
+
+    #[test]
     fn parses_urls_by_dialect() {
         assert_eq!(
             ServerSpec::parse(Dialect::Mysql, "mariadb://root@h:3306/x").unwrap(),
@@ -240,6 +270,7 @@ mod tests {
             "docker:mysql:8.4",
             "postgres://u@h:1/db",
             "galera:3",
+            "local:17",
         ] {
             let spec = ServerSpec::parse(Dialect::Postgres, s)
                 .or_else(|_| ServerSpec::parse(Dialect::Mysql, s))

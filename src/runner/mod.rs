@@ -44,7 +44,9 @@ pub fn program_for<'a>(
         Ok(program) => match strategy
             .requires
             .iter()
-            .find(|f| !target.capabilities.has(**f))
+            .copied()
+            .chain(crate::strategy::needs::features(program))
+            .find(|f| !target.capabilities.has(*f))
         {
             Some(f) => Some(Err(format!(
                 "not available on {}: needs {}",

@@ -9,6 +9,7 @@ mod insert_catch_select;
 mod insert_ignore;
 mod insert_where_not_exists;
 mod merge;
+pub mod needs;
 mod on_conflict_do_nothing;
 mod on_conflict_do_update;
 mod on_duplicate_key_update;

@@ -2,8 +2,9 @@
 //! default), and running a scenario text through the library.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Once, OnceLock};
+use std::sync::{Mutex, Once};
 
 use keyrace::app::{self, Server};
 use keyrace::db::Dialect;
@@ -12,27 +13,44 @@ use keyrace::provision::ServerSpec;
 use keyrace::report::{Report, StrategyResult};
 use tokio_util::sync::CancellationToken;
 
-/// The URL tests use for a dialect: KEYRACE_POSTGRES_URL / KEYRACE_MYSQL_URL when set,
-/// else a throwaway local server started once per test binary through keyrace's own `local`
-/// provider (stopped when the test binary exits; a killed one is reaped by the next start).
+/// The URL tests use for a dialect: KEYRACE_POSTGRES_URL / KEYRACE_MYSQL_URL when set to a
+/// URL, else a throwaway server started once per test binary through keyrace's own provider:
+/// the spec in that variable when it is one (`KEYRACE_POSTGRES_URL=local:13 cargo test --test
+/// strategies` runs the strategy tests on PostgreSQL 13), else `local` (stopped when the test
+/// binary exits; a killed one is reaped by the next start).
 pub fn url(dialect: Dialect) -> String {
-    if let Ok(u) = std::env::var(keyrace::provision::url_env_var(dialect)) {
-        return u;
-    }
-    static PG: OnceLock<String> = OnceLock::new();
-    static MY: OnceLock<String> = OnceLock::new();
-    let cell = match dialect {
-        Dialect::Postgres => &PG,
-        Dialect::Mysql => &MY,
+    let spec = match std::env::var(keyrace::provision::url_env_var(dialect)) {
+        Ok(u) => match ServerSpec::parse(dialect, &u) {
+            Ok(ServerSpec::Url(_)) | Err(_) => return u,
+            Ok(spec) => spec,
+        },
+        Err(_) => ServerSpec::Local,
     };
-    cell.get_or_init(|| start_throwaway(dialect)).clone()
+    spec_url(dialect, &spec)
+}
+
+/// The URL of a throwaway server started from `spec` (e.g. `ServerSpec::LocalMajor(17)`),
+/// once per test binary and spec; it runs until the test binary exits. A server that cannot
+/// be started fails the test with the provider's message (for `local:<major>`, the install
+/// command).
+pub fn spec_url(dialect: Dialect, spec: &ServerSpec) -> String {
+    static STARTED: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    // Held while starting: one start at a time, and each spec started once.
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    let key = format!("{dialect} {spec}");
+    if let Some(u) = started.get(&key) {
+        return u.clone();
+    }
+    let u = start_throwaway(dialect, spec.clone());
+    started.insert(key, u.clone());
+    u
 }
 
 extern "C" fn stop_throwaway_servers() {
     keyrace::provision::stop_all_blocking();
 }
 
-fn start_throwaway(dialect: Dialect) -> String {
+fn start_throwaway(dialect: Dialect, spec: ServerSpec) -> String {
     static AT_EXIT: Once = Once::new();
     AT_EXIT.call_once(|| {
         keyrace::provision::reap_orphans();
@@ -43,8 +61,8 @@ fn start_throwaway(dialect: Dialect) -> String {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let server = rt
-            .block_on(keyrace::provision::start(dialect, &ServerSpec::Local))
-            .unwrap_or_else(|e| panic!("cannot start a throwaway {dialect} server for the tests: {e}\n(install the server package, or set {})", keyrace::provision::url_env_var(dialect)));
+            .block_on(keyrace::provision::start(dialect, &spec))
+            .unwrap_or_else(|e| panic!("cannot start a throwaway {dialect} server ({spec}) for the tests: {e}\n(install the server package, or set {})", keyrace::provision::url_env_var(dialect)));
         let url = server.url.clone();
         // Keep it running for the whole test binary: stop_all_blocking at exit stops it.
         std::mem::forget(server);
