@@ -86,14 +86,15 @@ if [[ " $CELLS " == *" sysbench "* ]]; then
           CREATE TABLE $MY_DB.counters (k BIGINT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB"
 fi
 
-# µs of the client's user+sys time (from a rusage.py file) per operation.
+# µs of the client's user+sys time (from a rusage.py file) per operation, then its context
+# switches (voluntary + involuntary) per operation: "<cpu_us_per_op> <switches_per_op>".
 cpu_per_op() { # rusage-file ops
   awk -v ops="$2" '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
-    END {printf "%.3f", (v["user_s"] + v["sys_s"]) * 1e6 / ops}' "$1"
+    END {printf "%.3f %.3f", (v["user_s"] + v["sys_s"]) * 1e6 / ops, (v["vcsw"] + v["ivcsw"]) / ops}' "$1"
 }
 
 # Each run starts from an empty table after a checkpoint, like keyrace's fresh database, and
-# prints "<ops> <ops_per_sec> <cpu_us_per_op>".
+# prints "<ops> <ops_per_sec> <cpu_us_per_op> <context_switches_per_op>".
 run_pgbench() { # clients
   psql_ -d $PG_DB -c 'TRUNCATE counters' -c 'CHECKPOINT'
   "$RUSAGE" "$WORK/rusage" pgbench -n -M prepared -f benches/pgbench-upsert.sql -c "$1" -j 1 \
@@ -169,11 +170,11 @@ for cell in $CELLS; do
       else
         k=$(run_keyrace $dialect "$c"); p=$(run_$cell "$c")
       fi
-      read -r k_ops k_rate k_cpu <<<"$k"
-      read -r p_ops p_rate p_cpu <<<"$p"
+      read -r k_ops k_rate k_cpu k_cs <<<"$k"
+      read -r p_ops p_rate p_cpu p_cs <<<"$p"
       log "$cell-c$c rep $rep: keyrace $k_ops ops, $k_rate/s, $k_cpu µs/op; peer $p_ops ops, $p_rate/s, $p_cpu µs/op"
       ks+=("$k_rate") ps+=("$p_rate") kc+=("$k_cpu") pc+=("$p_cpu")
-      details+=("| $cell-c$c | $rep | $k_ops | $k_rate | $k_cpu | $p_ops | $p_rate | $p_cpu |")
+      details+=("| $cell-c$c | $rep | $k_ops | $k_rate | $k_cpu | $k_cs | $p_ops | $p_rate | $p_cpu | $p_cs |")
     done
     line=$(awk -v cell="$cell-c$c" -v kc="$(median "${kc[@]}")" -v pc="$(median "${pc[@]}")" \
       -v k="$(median "${ks[@]}")" -v p="$(median "${ps[@]}")" 'BEGIN {
@@ -201,10 +202,11 @@ md=${OUT:-results/bench-$date_.md}
   echo "Medians of $REPS alternating runs of ${DURATION}s per tool and cell (spread: min..max over"
   echo "the runs); 1000 keys uniform, one upsert per operation in autocommit, empty table at the"
   echo "start of every run. CPU: the client process's own user+sys time (wait4 rusage, all"
-  echo "threads, set-up included) divided by the operations it reports."
+  echo "threads, set-up included) divided by the operations it reports; switches: the client's"
+  echo "context switches (voluntary + involuntary) per operation."
   echo
-  echo "| cell | rep | keyrace ops | keyrace ops/s | keyrace µs/op | peer ops | peer ops/s | peer µs/op |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| cell | rep | keyrace ops | keyrace ops/s | keyrace µs/op | keyrace switches/op | peer ops | peer ops/s | peer µs/op | peer switches/op |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${details[@]}"
   echo
   echo "## Environment"
