@@ -4,24 +4,34 @@
 # operation in autocommit, then keyrace's built-in upsert on the equivalent scenario
 # (benches/upsert-pg.toml, benches/upsert-my.toml), at 16 and 64 clients.
 #
+# The headline figure is CPU per operation: each client process's own user+sys time (wait4's
+# rusage of the child, through benches/rusage.py: all its threads, set-up and tear-down
+# included) divided by the operations it reports (pgbench: transactions actually processed;
+# sysbench: transactions; keyrace: the report's ops). Throughput stays beside it.
+#
 # The tools alternate (peer first on odd repetitions, keyrace first on even ones); each cell is
 # repeated REPS times and the medians compared. Both sides open their connections first and are
 # measured over the same fixed duration from their start (pgbench reports tps without the
 # initial connection time; keyrace measures from the release of its already connected
 # workers; sysbench counts events over its run time after thread_init). Prints one line per
-# cell:
-#   cell=<pgbench|sysbench>-c<clients> keyrace_ops_per_sec=<x> peer_ops_per_sec=<y> ratio=<x/y>
-# and writes them with the environment to results/bench-<date>.md.
+# cell (medians; the spread is min..max over the repetitions):
+#   cell=<pgbench|sysbench>-c<clients> keyrace_cpu_us_per_op=<a> peer_cpu_us_per_op=<b>
+#   cpu_ratio=<a/b> keyrace_ops_per_sec=<x> peer_ops_per_sec=<y> ratio=<x/y>
+#   spread_keyrace_cpu=<lo..hi> spread_peer_cpu=<lo..hi> spread_keyrace_ops=<lo..hi>
+#   spread_peer_ops=<lo..hi> reps=<n>
+# and writes them with every run's figures and the environment to results/bench-<date>.md.
 #
 # Environment: KEYRACE_POSTGRES_URL / KEYRACE_MYSQL_URL (defaults: the local servers as the
-# README sets them up), DURATION (seconds, default 10), REPS (default 3), CLIENTS (default
-# "16 64"), CELLS (default "pgbench sysbench"), KEYRACE_THREADS (keyrace's runtime threads).
-# Not part of CI.
+# README sets them up), DURATION (seconds, default 10), REPS (default 5), CLIENTS (default
+# "16 64"), CELLS (default "pgbench sysbench"), KEYRACE_THREADS (keyrace's runtime threads),
+# KEYRACE (a keyrace binary to use instead of building target/release/keyrace), OUT (the
+# Markdown file, default results/bench-<date>.md). Installs pgbench (Debian's
+# postgresql-client) and sysbench when they are missing. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 CLIENTS=${CLIENTS:-"16 64"}
 CELLS=${CELLS:-"pgbench sysbench"}
 PG_HOST=${PG_HOST:-127.0.0.1}
@@ -34,18 +44,28 @@ PG_URL=${KEYRACE_POSTGRES_URL:-postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres}
 MY_URL=${KEYRACE_MYSQL_URL:-mysql://$MY_USER@$MY_HOST:$MY_PORT/test}
 PG_DB=keyrace_pgbench
 MY_DB=keyrace_sysbench
-KEYRACE=target/release/keyrace
+RUSAGE=benches/rusage.py
 WORK=$(mktemp -d /tmp/keyrace-compare.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 log() { printf '[compare] %s\n' "$*" >&2; }
 
-log "building the release binary"
-cargo build --release --quiet --bin keyrace
+if [[ -z ${KEYRACE:-} ]]; then
+  log "building the release binary"
+  cargo build --release --quiet --bin keyrace
+  KEYRACE=target/release/keyrace
+fi
 
+apt_install() { # package
+  log "installing $1"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"; }; } >/dev/null
+}
+if [[ " $CELLS " == *" pgbench "* ]] && ! command -v pgbench >/dev/null; then
+  apt_install postgresql-client
+fi
 if [[ " $CELLS " == *" sysbench "* ]] && ! command -v sysbench >/dev/null; then
-  log "installing sysbench"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sysbench >/dev/null
+  apt_install sysbench
 fi
 
 psql_() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -qtAX "$@"; }
@@ -66,26 +86,40 @@ if [[ " $CELLS " == *" sysbench "* ]]; then
           CREATE TABLE $MY_DB.counters (k BIGINT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB"
 fi
 
-# Each run starts from an empty table after a checkpoint, like keyrace's fresh database.
-run_pgbench() { # clients -> tps
+# µs of the client's user+sys time (from a rusage.py file) per operation, then its context
+# switches (voluntary + involuntary) per operation: "<cpu_us_per_op> <switches_per_op>".
+cpu_per_op() { # rusage-file ops
+  awk -v ops="$2" '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
+    END {printf "%.3f %.3f", (v["user_s"] + v["sys_s"]) * 1e6 / ops, (v["vcsw"] + v["ivcsw"]) / ops}' "$1"
+}
+
+# Each run starts from an empty table after a checkpoint, like keyrace's fresh database, and
+# prints "<ops> <ops_per_sec> <cpu_us_per_op> <context_switches_per_op>".
+run_pgbench() { # clients
   psql_ -d $PG_DB -c 'TRUNCATE counters' -c 'CHECKPOINT'
-  pgbench -n -M prepared -f benches/pgbench-upsert.sql -c "$1" -j 1 -T "$DURATION" \
-    -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" $PG_DB 2>"$WORK/pgbench.err" >"$WORK/pgbench.out" \
-    || { cat "$WORK/pgbench.err" >&2; return 1; }
-  sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1
+  "$RUSAGE" "$WORK/rusage" pgbench -n -M prepared -f benches/pgbench-upsert.sql -c "$1" -j 1 \
+    -T "$DURATION" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" $PG_DB \
+    2>"$WORK/pgbench.err" >"$WORK/pgbench.out" || { cat "$WORK/pgbench.err" >&2; return 1; }
+  local ops tps
+  ops=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1)
+  echo "$ops $tps $(cpu_per_op "$WORK/rusage" "$ops")"
 }
 
-run_sysbench() { # clients -> events per second
+run_sysbench() { # clients
   my_ -e "TRUNCATE $MY_DB.counters"
-  sysbench benches/sysbench-upsert.lua --db-driver=mysql --mysql-host="$MY_HOST" \
-    --mysql-port="$MY_PORT" --mysql-user="$MY_USER" --mysql-db=$MY_DB --threads="$1" \
-    --time="$DURATION" --events=0 --report-interval=0 run >"$WORK/sysbench.out" 2>&1 \
-    || { cat "$WORK/sysbench.out" >&2; return 1; }
-  sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$WORK/sysbench.out" | head -1
+  "$RUSAGE" "$WORK/rusage" sysbench benches/sysbench-upsert.lua --db-driver=mysql \
+    --mysql-host="$MY_HOST" --mysql-port="$MY_PORT" --mysql-user="$MY_USER" --mysql-db=$MY_DB \
+    --threads="$1" --time="$DURATION" --events=0 --report-interval=0 run \
+    >"$WORK/sysbench.out" 2>&1 || { cat "$WORK/sysbench.out" >&2; return 1; }
+  local ops tps
+  ops=$(sed -n 's/.*transactions: *\([0-9]*\) *(.*/\1/p' "$WORK/sysbench.out" | head -1)
+  tps=$(sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$WORK/sysbench.out" | head -1)
+  echo "$ops $tps $(cpu_per_op "$WORK/rusage" "$ops")"
 }
 
-run_keyrace() { # dialect clients -> ops_per_sec
-  local dialect=$1 clients=$2 scenario out
+run_keyrace() { # dialect clients
+  local dialect=$1 clients=$2 scenario out figures
   out="$WORK/keyrace-out"
   rm -rf "$out"
   if [[ $dialect == postgres ]]; then
@@ -94,49 +128,62 @@ run_keyrace() { # dialect clients -> ops_per_sec
   else
     scenario=benches/upsert-my.toml
   fi
-  "$KEYRACE" run "$scenario" --only "$dialect" --postgres "$PG_URL" --mysql "$MY_URL" \
-    --workers "$clients" --duration "${DURATION}s" --out "$out" --quiet --no-html \
-    >"$WORK/keyrace.log" 2>&1 || { cat "$WORK/keyrace.log" >&2; return 1; }
-  python3 - "$out" <<'EOF'
+  "$RUSAGE" "$WORK/rusage" "$KEYRACE" run "$scenario" --only "$dialect" --postgres "$PG_URL" \
+    --mysql "$MY_URL" --workers "$clients" --duration "${DURATION}s" --out "$out" --quiet \
+    --no-html >"$WORK/keyrace.log" 2>&1 || { cat "$WORK/keyrace.log" >&2; return 1; }
+  figures=$(python3 - "$out" <<'PY'
 import json, pathlib, sys
 f = sorted(pathlib.Path(sys.argv[1]).glob("*.json"))[-1]
 r = json.load(open(f))
 def find(o):
     if isinstance(o, dict):
-        if "ops_per_sec" in o:
-            yield o["ops_per_sec"]
+        if "ops_per_sec" in o and "ops" in o:
+            yield o
         for v in o.values():
             yield from find(v)
     elif isinstance(o, list):
         for v in o:
             yield from find(v)
-print(next(find(r)))
-EOF
+cell = next(find(r))
+print(cell["ops"], cell["ops_per_sec"])
+PY
+  )
+  echo "$figures $(cpu_per_op "$WORK/rusage" "${figures%% *}")"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+range_() { # printf-format values... -> lo..hi
+  local f=$1
+  shift
+  printf '%s\n' "$@" | sort -g | awk -v f="$f" 'NR == 1 {lo = $1} {hi = $1} END {printf f ".." f, lo, hi}'
+}
 
 lines=()
 details=()
 for cell in $CELLS; do
   if [[ $cell == pgbench ]]; then dialect=postgres; else dialect=mysql; fi
   for c in $CLIENTS; do
-    ks=() ps=()
+    ks=() ps=() kc=() pc=()
     for rep in $(seq 1 "$REPS"); do
       if ((rep % 2 == 1)); then
         p=$(run_$cell "$c"); k=$(run_keyrace $dialect "$c")
       else
         k=$(run_keyrace $dialect "$c"); p=$(run_$cell "$c")
       fi
-      log "$cell-c$c rep $rep: keyrace $k peer $p"
-      ks+=("$k") ps+=("$p")
+      read -r k_ops k_rate k_cpu k_cs <<<"$k"
+      read -r p_ops p_rate p_cpu p_cs <<<"$p"
+      log "$cell-c$c rep $rep: keyrace $k_ops ops, $k_rate/s, $k_cpu µs/op; peer $p_ops ops, $p_rate/s, $p_cpu µs/op"
+      ks+=("$k_rate") ps+=("$p_rate") kc+=("$k_cpu") pc+=("$p_cpu")
+      details+=("| $cell-c$c | $rep | $k_ops | $k_rate | $k_cpu | $k_cs | $p_ops | $p_rate | $p_cpu | $p_cs |")
     done
-    km=$(median "${ks[@]}") pm=$(median "${ps[@]}")
-    ratio=$(awk -v k="$km" -v p="$pm" 'BEGIN {printf "%.3f", k / p}')
-    line="cell=$cell-c$c keyrace_ops_per_sec=$(printf '%.0f' "$km") peer_ops_per_sec=$(printf '%.0f' "$pm") ratio=$ratio"
+    line=$(awk -v cell="$cell-c$c" -v kc="$(median "${kc[@]}")" -v pc="$(median "${pc[@]}")" \
+      -v k="$(median "${ks[@]}")" -v p="$(median "${ps[@]}")" 'BEGIN {
+      printf "cell=%s keyrace_cpu_us_per_op=%.2f peer_cpu_us_per_op=%.2f cpu_ratio=%.3f keyrace_ops_per_sec=%.0f peer_ops_per_sec=%.0f ratio=%.3f",
+        cell, kc, pc, kc / pc, k, p, k / p }')
+    line="$line spread_keyrace_cpu=$(range_ %.2f "${kc[@]}") spread_peer_cpu=$(range_ %.2f "${pc[@]}")"
+    line="$line spread_keyrace_ops=$(range_ %.0f "${ks[@]}") spread_peer_ops=$(range_ %.0f "${ps[@]}") reps=$REPS"
     echo "$line"
     lines+=("$line")
-    details+=("| $cell-c$c | ${ks[*]} | ${ps[*]} |")
   done
 done
 
@@ -144,7 +191,7 @@ done
 [[ " $CELLS " == *" sysbench "* ]] && my_ -e "DROP DATABASE IF EXISTS $MY_DB"
 
 date_=$(date +%F)
-md="results/bench-$date_.md"
+md=${OUT:-results/bench-$date_.md}
 {
   echo "# keyrace vs pgbench / sysbench, $date_"
   echo
@@ -152,11 +199,14 @@ md="results/bench-$date_.md"
   printf '%s\n' "${lines[@]}"
   echo '```'
   echo
-  echo "Medians of $REPS alternating runs of ${DURATION}s per tool and cell; 1000 keys uniform,"
-  echo "one upsert per operation in autocommit, empty table at the start of every run."
+  echo "Medians of $REPS alternating runs of ${DURATION}s per tool and cell (spread: min..max over"
+  echo "the runs); 1000 keys uniform, one upsert per operation in autocommit, empty table at the"
+  echo "start of every run. CPU: the client process's own user+sys time (wait4 rusage, all"
+  echo "threads, set-up included) divided by the operations it reports; switches: the client's"
+  echo "context switches (voluntary + involuntary) per operation."
   echo
-  echo "| cell | keyrace ops/s per run | peer ops/s per run |"
-  echo "|---|---|---|"
+  echo "| cell | rep | keyrace ops | keyrace ops/s | keyrace µs/op | keyrace switches/op | peer ops | peer ops/s | peer µs/op | peer switches/op |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${details[@]}"
   echo
   echo "## Environment"
@@ -164,7 +214,7 @@ md="results/bench-$date_.md"
   echo "- host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "- cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
   echo "- load average before the write-up: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- keyrace: $("$KEYRACE" --version) (release build, $(git rev-parse --short HEAD)$(git diff --quiet || echo ', dirty')), KEYRACE_THREADS=${KEYRACE_THREADS:-default}"
+  echo "- keyrace: $("$KEYRACE" --version) ($KEYRACE, $(git rev-parse --short HEAD)$(git diff --quiet || echo ', dirty')), KEYRACE_THREADS=${KEYRACE_THREADS:-default}"
   echo "- $(cargo --version)"
   if [[ " $CELLS " == *" pgbench "* ]]; then
     echo "- $(pgbench --version) -M prepared -j 1, script benches/pgbench-upsert.sql"

@@ -139,6 +139,26 @@ fn recording(c: &mut Criterion) {
             rec.record(black_box(Outcome::Updated), black_box(100 + lat));
         })
     });
+    // What a worker does per operation since the histograms are shared: one slot of its batch,
+    // and every 32 operations a lock of its shard and 32 records.
+    let shards = keyrace::metrics::Shards::new(16);
+    let mut batch = shards.batch(3);
+    let mut lat2 = 0u64;
+    let mut sec = 0u64;
+    g.bench_function("batch_to_shard", |b| {
+        b.iter(|| {
+            lat2 = (lat2 + 37) % 5000;
+            sec += 1;
+            batch.push(
+                &shards,
+                black_box(Outcome::Updated),
+                black_box(100 + lat2),
+                Some(sec / 100_000),
+                false,
+            );
+        })
+    });
+    batch.flush(&shards);
     // The per-second count the worker adds to every operation: two instants it already has.
     let started = std::time::Instant::now();
     let mut n = 0u64;

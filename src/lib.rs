@@ -3,8 +3,9 @@
 //!
 //! The data flows one way: a scenario file is parsed and validated into a [`plan::Plan`]
 //! ([`scenario`]); the [`runner`] fires each strategy's [`strategy::Program`] from one
-//! dedicated connection per worker at a fresh database, workers record into their own
-//! [`metrics::Recorder`]; [`verify`] checks the table afterwards; [`report`] holds everything
+//! dedicated connection per worker at a fresh database, workers count into their own
+//! [`metrics::Recorder`] and batch latencies into shared [`metrics::Shards`]; [`verify`]
+//! checks the table afterwards; [`report`] holds everything
 //! and renders it (terminal table, JSON, HTML).
 //!
 //! Check your application's strategy from your own tests:

@@ -1,10 +1,13 @@
-//! Worker-local recorders (hdrhistogram latencies in µs, outcome counters, acknowledged
-//! writes per key, per-second counts), merged once at the end of a run: nothing shared on the
-//! hot path.
+//! Recorders (hdrhistogram latencies in µs, outcome counters, acknowledged writes per key,
+//! per-second counts), merged once at the end of a run. Workers count outcomes in their own
+//! recorders and batch latencies and per-second counts into a few shared [`Shards`] (one
+//! short lock per [`BATCH`] operations), so memory does not grow with the workers.
 
 mod series;
+mod shards;
 
 pub use series::{CdfPoint, MAX_SECONDS, PerSecond, Second, SecondCounts, cdf};
+pub use shards::{BATCH, Batch, MAX_SHARDS, Shards};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -22,11 +25,16 @@ fn histogram(sigfig: u8) -> Histogram<u64> {
         .expect("static histogram bounds are valid")
 }
 
-/// Everything one worker measured; merged across workers with [`Recorder::merge`].
+/// What [`Recorder::latency`] shows before anything was recorded.
+static EMPTY: std::sync::LazyLock<Histogram<u64>> = std::sync::LazyLock::new(|| histogram(3));
+
+/// Everything one worker (or one [`Shards`] shard) measured; merged with [`Recorder::merge`].
+/// Histograms are created on first use: a recorder that only counts costs no histogram.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    /// Operation latency, µs, 3 significant figures.
-    pub latency: Histogram<u64>,
+    /// Operation latency, µs, 3 significant figures (≈ 136 KiB once created); see
+    /// [`Recorder::latency`].
+    latency: Option<Histogram<u64>>,
     /// Latency per final outcome class, µs, 2 significant figures, created on first use.
     pub by_outcome: [Option<Histogram<u64>>; Outcome::COUNT],
     /// Final outcome of each operation, indexed by [`Outcome::index`].
@@ -51,7 +59,7 @@ pub struct Recorder {
 impl Default for Recorder {
     fn default() -> Self {
         Recorder {
-            latency: histogram(3),
+            latency: None,
             by_outcome: Default::default(),
             outcomes: [0; Outcome::COUNT],
             handled: [0; Outcome::COUNT],
@@ -66,15 +74,35 @@ impl Default for Recorder {
 }
 
 impl Recorder {
-    /// Records one finished operation.
+    /// Records one finished operation: [`Recorder::count`] and [`Recorder::record_latency`].
     #[inline]
     pub fn record(&mut self, outcome: Outcome, latency_us: u64) {
-        let v = latency_us.clamp(1, MAX_LATENCY_US);
-        self.latency.saturating_record(v);
+        self.count(outcome);
+        self.record_latency(outcome, latency_us);
+    }
+
+    /// Counts one finished operation under its outcome (no latency).
+    #[inline]
+    pub fn count(&mut self, outcome: Outcome) {
         self.outcomes[outcome.index()] += 1;
+    }
+
+    /// Records the latency (µs, clamped to 1..=[`MAX_LATENCY_US`]) of one operation in the
+    /// overall and the per-outcome histogram (no count).
+    #[inline]
+    pub fn record_latency(&mut self, outcome: Outcome, latency_us: u64) {
+        let v = latency_us.clamp(1, MAX_LATENCY_US);
+        self.latency
+            .get_or_insert_with(|| histogram(3))
+            .saturating_record(v);
         self.by_outcome[outcome.index()]
             .get_or_insert_with(|| histogram(2))
             .saturating_record(v);
+    }
+
+    /// Operation latency, µs, 3 significant figures (empty when nothing was recorded).
+    pub fn latency(&self) -> &Histogram<u64> {
+        self.latency.as_ref().unwrap_or(&EMPTY)
     }
 
     /// Counts an error that ended an operation under its code; the first one of each code
@@ -117,9 +145,12 @@ impl Recorder {
 
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: Recorder) {
-        self.latency
-            .add(&other.latency)
-            .expect("same histogram bounds");
+        if let Some(h) = other.latency {
+            match &mut self.latency {
+                Some(m) => m.add(&h).expect("same histogram bounds"),
+                None => self.latency = Some(h),
+            }
+        }
         for (mine, theirs) in self.by_outcome.iter_mut().zip(other.by_outcome) {
             if let Some(h) = theirs {
                 match mine {
@@ -225,7 +256,7 @@ mod tests {
         assert_eq!(a.ops(), 3);
         assert_eq!(a.outcomes[Outcome::UniqueViolation.index()], 2);
         assert_eq!(a.acked[&7], 3);
-        assert_eq!(a.latency.len(), 3);
+        assert_eq!(a.latency().len(), 3);
         let max = Latency::of(
             a.by_outcome[Outcome::UniqueViolation.index()]
                 .as_ref()

@@ -389,6 +389,7 @@ async fn run_in_database(
         started: start,
         urls,
         session_sql: session,
+        shards: crate::metrics::Shards::new(w.workers),
     });
     let watcher = tokio::spawn(worker::watch_cancel(shared.clone()));
     let handles: Vec<_> = workers
@@ -443,6 +444,9 @@ async fn run_in_database(
         }
     }
     let elapsed = start.elapsed();
+    // Every worker flushed its batch before it returned (a panicked one lost at most its
+    // last batch's latencies, not its counts).
+    recorder.merge(shared.shards.take());
     ticker.abort();
     watcher.abort();
     done.store(shared.done.load(Ordering::Relaxed), Ordering::Relaxed);

@@ -70,7 +70,7 @@ pub fn result_of(
         } else {
             0.0
         },
-        latency_us: Latency::of(&rec.latency),
+        latency_us: Latency::of(rec.latency()),
         latency_by_outcome_us: by_outcome,
         outcomes: Outcomes::from_array(&rec.outcomes),
         handled: Outcomes::from_array(&rec.handled),
@@ -80,7 +80,7 @@ pub fn result_of(
             .first_violation
             .map(|t| (t.saturating_duration_since(started).as_secs_f64() * 1e5).round() / 100.0),
         per_second: rec.seconds.to_series(secs),
-        latency_cdf_us: cdf(&rec.latency),
+        latency_cdf_us: cdf(rec.latency()),
         rows: v.rows,
         duplicate_rows: v.duplicate_rows,
         lost_updates: v.lost_updates,

@@ -17,7 +17,7 @@ use super::cancel::cancel_in_flight;
 use super::execute::{Values, operation};
 use super::keys::KeyGen;
 use crate::db::{Conn, Engine, Outcome, Param};
-use crate::metrics::Recorder;
+use crate::metrics::{Recorder, Shards};
 use crate::plan::{KeyType, Mode, TableSpec, Workload};
 use crate::strategy::Program;
 use crate::vocab::KeyText;
@@ -67,6 +67,9 @@ pub struct Shared {
     pub urls: Vec<String>,
     /// Session settings (isolation level, lock timeout) applied to every connection.
     pub session_sql: String,
+    /// Latency histograms and per-second counts, shared by the workers in a few shards
+    /// (locked once per [`crate::metrics::BATCH`] operations of a worker).
+    pub shards: Shards,
 }
 
 /// A cancellation flag the workers can poll cheaply (see [`Shared::stop_now`]).
@@ -136,15 +139,16 @@ pub async fn watch_cancel(shared: Arc<Shared>) {
     shared.stop_now.set();
 }
 
-/// Acknowledged writes per key number, counted in a dense array while the key space is
-/// small enough (no hashing per operation), else in a map.
+/// Acknowledged writes per key number, counted in a dense array of 32-bit counters while the
+/// key space is small enough (no hashing per operation), else (or once a counter would
+/// overflow) in a map.
 enum Acked {
-    Dense(Vec<u64>),
+    Dense(Vec<u32>),
     Sparse(HashMap<u64, u64>),
 }
 
 impl Acked {
-    /// Dense up to this many keys (8 MiB of counters per worker at most).
+    /// Dense up to this many keys (4 MiB of counters per worker at most).
     const DENSE_MAX: u64 = 1 << 20;
 
     fn new(w: &Workload) -> Acked {
@@ -158,7 +162,9 @@ impl Acked {
     #[inline]
     fn add(&mut self, k: u64) {
         match self {
-            Acked::Dense(v) if (k as usize) < v.len() => v[k as usize] += 1,
+            Acked::Dense(v) if (k as usize) < v.len() && v[k as usize] < u32::MAX => {
+                v[k as usize] += 1
+            }
             Acked::Dense(v) => {
                 let mut m = dense_to_map(std::mem::take(v));
                 *m.entry(k).or_default() += 1;
@@ -176,11 +182,11 @@ impl Acked {
     }
 }
 
-fn dense_to_map(v: Vec<u64>) -> HashMap<u64, u64> {
+fn dense_to_map(v: Vec<u32>) -> HashMap<u64, u64> {
     v.into_iter()
         .enumerate()
         .filter(|&(_, n)| n > 0)
-        .map(|(k, n)| (k as u64, n))
+        .map(|(k, n)| (k as u64, u64::from(n)))
         .collect()
 }
 
@@ -248,6 +254,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
     let w = &shared.workload;
     let mut conn = Some(conn);
     let mut rec = Recorder::default();
+    let mut batch = shared.shards.batch(worker);
     let mut acked_keys = Acked::new(w);
     let stop = shared.stop_now.wait(worker);
     tokio::pin!(stop);
@@ -331,7 +338,8 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
             }
             _ = &mut end => {
                 // Still running when the run had to end: the server is stuck or stopped.
-                rec.record(Outcome::Timeout, start.elapsed().as_micros() as u64);
+                rec.count(Outcome::Timeout);
+                batch.push(&shared.shards, Outcome::Timeout, start.elapsed().as_micros() as u64, None, false);
                 rec.error(Outcome::Timeout, "timeout", "still running when the run's duration was over; cancelled", || "(in flight)".into());
                 cancel_in_flight(&shared, worker, backend);
                 conn = None;
@@ -341,14 +349,16 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
             r = fut => r,
         };
         let elapsed = start.elapsed();
-        rec.record(result.outcome, elapsed.as_micros() as u64);
+        rec.count(result.outcome);
         // The second the operation finished in: arithmetic on instants already read.
         let second = (start + elapsed)
             .saturating_duration_since(shared.started)
             .as_secs();
-        rec.seconds.count(
-            second as usize,
+        batch.push(
+            &shared.shards,
             result.outcome,
+            elapsed.as_micros() as u64,
+            Some(second),
             result.violation_at.is_some(),
         );
         rec.retries += u64::from(result.retries);
@@ -439,6 +449,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
             pending_violations = 0;
         }
     }
+    batch.flush(&shared.shards);
     shared.done.fetch_add(pending_progress, Ordering::Relaxed);
     shared
         .violations
