@@ -803,10 +803,21 @@ pub async fn run(args: &RunArgs, cancel: &CancellationToken) -> Result<RunOutcom
         crate::db::set_connect_timeout(d);
     }
     let scenarios = load_all(&args.paths)?;
-    check_strategy_names(&scenarios, args)?;
+    run_loaded(&scenarios, args, cancel).await
+}
+
+/// [`run`] on scenarios already loaded (and perhaps filtered, as `keyrace lessons` does).
+///
+/// Errors: as [`run`].
+pub async fn run_loaded(
+    scenarios: &Scenarios,
+    args: &RunArgs,
+    cancel: &CancellationToken,
+) -> Result<RunOutcome, AppError> {
+    check_strategy_names(scenarios, args)?;
     report::write::check_out_dir(&args.out)?;
-    let resolved = resolve_servers(&scenarios, args, cancel).await?;
-    let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
+    let resolved = resolve_servers(scenarios, args, cancel).await?;
+    let result = run_on(scenarios, &resolved.servers, args, cancel).await;
     resolved.stop().await;
     result
 }
@@ -905,6 +916,7 @@ pub async fn run_interleaving(
         matched_expected: matched,
         diffs,
         report: serde_json::to_value(&r).unwrap_or_default(),
+        claims: interleave::evaluate_claims(plan, &r),
     })
 }
 

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod db;
 pub mod expect;
 pub mod interleave;
+pub mod lesson;
 pub mod metrics;
 pub mod plan;
 pub mod provision;

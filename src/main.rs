@@ -48,7 +48,11 @@ fn main() -> ExitCode {
             // Only `run` (which starts servers) and `reap` clean up after killed runs;
             // `check`, `show` and `strategies` never signal or remove anything.
             reap_orphans();
-            run(args, cli.threads)
+            run(args, cli.threads, false)
+        }
+        Command::Lessons(args) => {
+            reap_orphans();
+            run(args, cli.threads, true)
         }
         Command::Check(args) => match app::load_all(&args.paths) {
             Ok(found) if args.postgres.is_some() || args.mysql.is_some() => {
@@ -223,7 +227,9 @@ fn exit_code(report: &Report) -> ExitCode {
     }
 }
 
-fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
+/// `keyrace run`, or with `lessons` `keyrace lessons` (only scenarios with claims; the
+/// table format lists the claims).
+fn run(args: keyrace::cli::RunArgs, threads: u16, lessons: bool) -> ExitCode {
     // One thread by default: the sessions spend their time waiting on the server, and on a
     // machine the server shares every cross-thread wake-up (futex, work stealing) is CPU
     // taken from it. `--threads N` for a work-stealing runtime when the client needs more.
@@ -249,13 +255,22 @@ fn run(args: keyrace::cli::RunArgs, threads: u16) -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-        match app::run(&args, &cancel).await {
+        let outcome = if lessons {
+            keyrace::lesson::run_lessons(&args, &cancel).await
+        } else {
+            app::run(&args, &cancel).await
+        };
+        match outcome {
             Ok(out) => {
                 let opts = TableOptions {
                     width: report::table::terminal_width(),
                     wide: args.wide,
                 };
                 let text = match args.output_format() {
+                    Format::Table if lessons => report::claims::render_lessons(
+                        &keyrace::lesson::lesson_lines(&out.report),
+                        opts.width,
+                    ),
                     Format::Table => {
                         report::table::render(&out.report, &opts)
                             + &report::errors::render(&out.report)

@@ -13,7 +13,7 @@ pub use conn::{
 };
 pub use drop_guard::{DropGuard, drop_database_sql};
 pub use outcome::{DbError, Outcome, classify};
-pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText};
+pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText, Warning};
 pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 
 use serde::{Deserialize, Serialize};

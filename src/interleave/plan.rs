@@ -143,6 +143,12 @@ pub struct InterleavePlan {
     /// Fallback: how long a step may neither complete nor be seen blocked before it is
     /// reported as waiting anyway (milliseconds).
     pub wait_timeout_ms: u64,
+    /// Print every step's affected-row counts and (MySQL/MariaDB) its `SHOW WARNINGS`
+    /// (`effects = true`; the default when the file has `[[claim]]`s).
+    pub effects: bool,
+    /// Claims quoted from articles, each decided by checks on what the run measured
+    /// (`[[claim]]`, see `docs/lessons.md`).
+    pub claims: Vec<crate::lesson::Claim>,
 }
 
 impl InterleavePlan {

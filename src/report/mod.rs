@@ -3,6 +3,7 @@
 //! saved run. Field names are a contract (see `docs/results-schema.json`).
 
 mod build;
+pub mod claims;
 pub mod compare;
 pub mod csv;
 pub mod errors;
@@ -96,6 +97,22 @@ pub struct InterleaveResult {
     pub diffs: Vec<String>,
     /// The full structured report (steps, waits, errors with codes).
     pub report: serde_json::Value,
+    /// The scenario's claims (a lesson), each with its verdict and evidence per server;
+    /// empty for scenarios without `[[claim]]` and in results written before lessons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::lesson::ClaimResult>,
+}
+
+impl InterleaveResult {
+    /// The claims' predicted verdicts, one per claim × server with a prediction: whether
+    /// each held.
+    pub fn claim_predictions(&self) -> impl Iterator<Item = bool> + '_ {
+        self.claims
+            .iter()
+            .flat_map(|c| &c.servers)
+            .filter(|s| s.predicted.is_some())
+            .map(crate::lesson::ClaimOnServer::prediction_held)
+    }
 }
 
 /// A server keyrace ran on.
@@ -374,7 +391,7 @@ impl Report {
             && self
                 .interleavings
                 .iter()
-                .all(|i| i.matched_expected != Some(false))
+                .all(|i| i.matched_expected != Some(false) && i.claim_predictions().all(|h| h))
     }
 
     /// Predictions (expectations and expected interleaving outputs) held, and in all.
@@ -385,7 +402,12 @@ impl Report {
                 .flat_map(|s| &s.results)
                 .flat_map(|r| &r.expectations)
         };
-        let compared = || self.interleavings.iter().filter_map(|i| i.matched_expected);
+        let compared = || {
+            self.interleavings
+                .iter()
+                .filter_map(|i| i.matched_expected)
+                .chain(self.interleavings.iter().flat_map(|i| i.claim_predictions()))
+        };
         let held = checks().filter(|v| v.held).count() + compared().filter(|m| *m).count();
         (held, checks().count() + compared().count())
     }

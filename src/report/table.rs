@@ -587,6 +587,7 @@ pub fn render_interleaving(i: &super::InterleaveResult, width: usize) -> String 
         }
         None => {}
     }
+    out.push_str(&super::claims::render_claims(&i.claims, width));
     out
 }
 

@@ -1,0 +1,82 @@
+//! `keyrace lessons`: run every scenario with `[[claim]]`s and list one line per claim with
+//! its verdict per server, and the evidence that decided it.
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::{ClaimOnServer, Verdict};
+use crate::app::{self, AppError, RunOutcome};
+use crate::cli::RunArgs;
+use crate::report::Report;
+
+/// Loads the scenarios under `args.paths`, keeps the lessons (scenarios with claims) and
+/// runs them as `keyrace run` would (results written to `--out`).
+///
+/// Errors: as [`app::run`]; [`AppError::Usage`] when no scenario under the paths has a claim.
+pub async fn run_lessons(
+    args: &RunArgs,
+    cancel: &CancellationToken,
+) -> Result<RunOutcome, AppError> {
+    if let Some(d) = args.connect_timeout {
+        crate::db::set_connect_timeout(d);
+    }
+    let mut scenarios = app::load_all(&args.paths)?;
+    scenarios.plans.clear();
+    scenarios.interleavings.retain(|p| !p.claims.is_empty());
+    if scenarios.interleavings.is_empty() {
+        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(AppError::Usage(format!(
+            "no lessons (scenarios with [[claim]]) under {}",
+            paths.join(", ")
+        )));
+    }
+    app::run_loaded(&scenarios, args, cancel).await
+}
+
+/// One claim of a run, as `keyrace lessons` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LessonLine {
+    /// The lesson (scenario) name.
+    pub lesson: String,
+    /// Its file.
+    pub file: String,
+    /// The claim's id.
+    pub claim: String,
+    /// The article (seed file name).
+    pub seed: String,
+    /// The article's sentence.
+    pub quote: String,
+    /// The lesson's note, if any.
+    pub note: Option<String>,
+    /// Per server: its label, the verdict and the deciding check (text, held, evidence).
+    pub servers: Vec<ClaimOnServer>,
+}
+
+impl LessonLine {
+    /// The verdict on the server whose label is `label` (not applicable when absent).
+    pub fn verdict_on(&self, label: &str) -> Verdict {
+        self.servers
+            .iter()
+            .find(|s| s.label == label)
+            .map_or(Verdict::NotApplicable, |s| s.verdict)
+    }
+}
+
+/// Every claim of every interleaving in `report`, in run order.
+pub fn lesson_lines(report: &Report) -> Vec<LessonLine> {
+    report
+        .interleavings
+        .iter()
+        .flat_map(|i| {
+            i.claims.iter().map(|c| LessonLine {
+                lesson: i.scenario.clone(),
+                file: i.file.clone(),
+                claim: c.id.clone(),
+                seed: c.seed.clone(),
+                quote: c.quote.clone(),
+                note: c.note.clone(),
+                servers: c.servers.clone(),
+            })
+        })
+        .collect()
+}
