@@ -539,6 +539,7 @@ async fn run_plans_lost(
             error: None,
             repeat,
             fastest_safe: Vec::new(),
+            claim_verdicts: Vec::new(),
         };
         // Every repetition runs all strategies before the next starts, so drift of the
         // machine (caches, other load) spreads over all of them. A step the server rejects
@@ -631,6 +632,8 @@ async fn run_plans_lost(
                 &plan.workload,
             ));
         }
+        sr.claim_verdicts =
+            report::claims::stress_claims(&plan.lesson_claims, &sr, &report.servers);
         report.scenarios.push(sr);
         if stop {
             break 'plans;

@@ -347,6 +347,7 @@ fn check_on(check: &Check, facts: &HashMap<String, Facts>) -> CheckResult {
             Operand::Text { value } => (Value::Text(value.clone()), None),
             Operand::Null => (Value::Null, None),
             Operand::Nothing => (Value::Nothing, None),
+            Operand::Stat { .. } => return None,
         })
     };
     let (left, right) = (side(&check.left), side(&check.right));

@@ -114,7 +114,7 @@ pub const MAX_GENERATED_PERMUTATIONS: usize = 1000;
 pub const MAX_SESSIONS: usize = 100;
 
 /// A checked interleaving scenario; built by [`super::load`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InterleavePlan {
     /// The scenario name (`name = ...`, else the file stem); names expected-output files.
     pub name: String,

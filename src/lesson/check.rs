@@ -62,6 +62,14 @@ pub enum Operand {
         /// What is read.
         figure: Figure,
     },
+    /// A figure of a strategy's result in a stress scenario (`blind-retry.p99_us`), on the
+    /// server being judged.
+    Stat {
+        /// The strategy's name.
+        strategy: String,
+        /// The figure, as an `[[expect]]` line names it.
+        figure: String,
+    },
     /// A number.
     Number {
         /// Its value.
@@ -136,6 +144,28 @@ impl Check {
     /// Parses `step.figure op value`, where value is a number, `'text'`, `null`, `none` or
     /// `other_step.figure`. Errors: what is wrong, with the known figures.
     pub fn parse(text: &str, says: Option<String>) -> Result<Check, String> {
+        Check::parse_with(text, says, parse_figure, &figure_names())
+    }
+
+    /// Parses `strategy.figure op value` for a stress scenario, where figure is one an
+    /// `[[expect]]` line may bound (`unique_violation`, `retries`, `p99_us` …, see
+    /// [`crate::expect::is_figure`]) and value as in [`Check::parse`], or
+    /// `other_strategy.figure`.
+    pub fn parse_stress(text: &str, says: Option<String>) -> Result<Check, String> {
+        let known: Vec<&str> = crate::db::Outcome::ALL
+            .iter()
+            .map(|o| o.name())
+            .chain(crate::expect::FIGURES.iter().copied())
+            .collect();
+        Check::parse_with(text, says, parse_stat, &known.join(", "))
+    }
+
+    fn parse_with(
+        text: &str,
+        says: Option<String>,
+        parse_figure: fn(&str) -> Option<Operand>,
+        known: &str,
+    ) -> Result<Check, String> {
         let t = text.trim();
         // The first operator outside quotes, the longest at that position.
         let mut quoted = false;
@@ -157,12 +187,15 @@ impl Check {
                 "check `{t}` has no comparison: write e.g. `s1_insert.error = 1062` or `s1_insert.affected = 1`"
             ));
         };
-        let left = parse_figure(t[..pos].trim())
-            .ok_or_else(|| format!("`{}` in `{t}` is not `step.figure`; figures: {}", t[..pos].trim(), figure_names()))?;
+        let lhs = t[..pos].trim();
+        let left = parse_figure(lhs)
+            .ok_or_else(|| format!("`{lhs}` in `{t}` is not `name.figure`; figures: {known}"))?;
         let rhs = t[pos + sym.len()..].trim();
-        let right = parse_operand(rhs).ok_or_else(|| {
-            format!("`{rhs}` in `{t}` is not a number, 'text', null, none or `step.figure`")
-        })?;
+        let right = parse_operand(rhs)
+            .or_else(|| parse_figure(rhs))
+            .ok_or_else(|| {
+                format!("`{rhs}` in `{t}` is not a number, a word, 'text', null, none or `name.figure`")
+            })?;
         Ok(Check {
             text: t.to_string(),
             says,
@@ -172,12 +205,13 @@ impl Check {
         })
     }
 
-    /// The steps the check reads.
+    /// The steps (or, in a stress scenario, the strategies) the check reads.
     pub fn steps(&self) -> Vec<&str> {
         [&self.left, &self.right]
             .into_iter()
             .filter_map(|o| match o {
                 Operand::Figure { step, .. } => Some(step.as_str()),
+                Operand::Stat { strategy, .. } => Some(strategy.as_str()),
                 _ => None,
             })
             .collect()
@@ -198,6 +232,16 @@ fn parse_figure(s: &str) -> Option<Operand> {
     })
 }
 
+fn parse_stat(s: &str) -> Option<Operand> {
+    let (strategy, fig) = s.rsplit_once('.')?;
+    let (strategy, fig) = (strategy.trim(), fig.trim());
+    (crate::expect::is_figure(fig) && !strategy.is_empty() && !strategy.contains(char::is_whitespace))
+        .then(|| Operand::Stat {
+            strategy: strategy.to_string(),
+            figure: fig.to_string(),
+        })
+}
+
 fn parse_operand(s: &str) -> Option<Operand> {
     if let Some(inner) = s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
         return Some(Operand::Text {
@@ -209,10 +253,15 @@ fn parse_operand(s: &str) -> Option<Operand> {
         "none" => return Some(Operand::Nothing),
         _ => {}
     }
-    if let Ok(v) = s.parse::<f64>() {
-        return v.is_finite().then_some(Operand::Number { value: v });
+    if let Some(value) = s.parse::<f64>().ok().filter(|v| v.is_finite()) {
+        return Some(Operand::Number { value });
     }
-    parse_figure(s)
+    // A bare word (`unique_violation`, SQLSTATE `428C9`) is a text.
+    (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
+        Operand::Text {
+            value: s.to_string(),
+        }
+    })
 }
 
 /// Whether `left op right` holds. Codes are compared by membership (`=` one of them is,
@@ -280,6 +329,9 @@ mod tests {
         assert_eq!(c.steps(), vec!["a", "b"]);
         assert!(Check::parse("a.erorr = none", None).unwrap_err().contains("figures"));
         assert!(Check::parse("a.error none", None).unwrap_err().contains("no comparison"));
+        let c = Check::parse_stress("blind.p99_us > upsert.p99_us", None).unwrap();
+        assert_eq!(c.steps(), vec!["blind", "upsert"]);
+        assert!(Check::parse_stress("blind.value = 1", None).is_err());
     }
 
     #[test]

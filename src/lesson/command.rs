@@ -21,9 +21,9 @@ pub async fn run_lessons(
         crate::db::set_connect_timeout(d);
     }
     let mut scenarios = app::load_all(&args.paths)?;
-    scenarios.plans.clear();
+    scenarios.plans.retain(|p| !p.lesson_claims.is_empty());
     scenarios.interleavings.retain(|p| !p.claims.is_empty());
-    if scenarios.interleavings.is_empty() {
+    if scenarios.plans.is_empty() && scenarios.interleavings.is_empty() {
         let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
         return Err(AppError::Usage(format!(
             "no lessons (scenarios with [[claim]]) under {}",
@@ -62,21 +62,25 @@ impl LessonLine {
     }
 }
 
-/// Every claim of every interleaving in `report`, in run order.
+/// Every claim of every scenario in `report` (stress scenarios, then interleavings), in
+/// run order.
 pub fn lesson_lines(report: &Report) -> Vec<LessonLine> {
-    report
+    let line = |lesson: &str, file: &str, c: &super::ClaimResult| LessonLine {
+        lesson: lesson.to_string(),
+        file: file.to_string(),
+        claim: c.id.clone(),
+        seed: c.seed.clone(),
+        quote: c.quote.clone(),
+        note: c.note.clone(),
+        servers: c.servers.clone(),
+    };
+    let stress = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.claim_verdicts.iter().map(|c| line(&s.name, &s.file, c)));
+    let scripts = report
         .interleavings
         .iter()
-        .flat_map(|i| {
-            i.claims.iter().map(|c| LessonLine {
-                lesson: i.scenario.clone(),
-                file: i.file.clone(),
-                claim: c.id.clone(),
-                seed: c.seed.clone(),
-                quote: c.quote.clone(),
-                note: c.note.clone(),
-                servers: c.servers.clone(),
-            })
-        })
-        .collect()
+        .flat_map(|i| i.claims.iter().map(|c| line(&i.scenario, &i.file, c)));
+    stress.chain(scripts).collect()
 }

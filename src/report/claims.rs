@@ -179,3 +179,94 @@ pub fn html_claims(out: &mut String, claims: &[ClaimResult]) {
         out.push_str("</tbody></table>\n");
     }
 }
+
+/// Decides a stress scenario's claims on every server of the run: each check reads a
+/// strategy's figure on that server (a strategy not run there leaves the check, and the
+/// verdict, not measured).
+pub fn stress_claims(
+    claims: &[crate::lesson::Claim],
+    sr: &super::ScenarioReport,
+    servers: &[super::ServerInfo],
+) -> Vec<ClaimResult> {
+    use crate::lesson::{CheckResult, ClaimOnServer, Operand, Value, compare};
+    claims
+        .iter()
+        .map(|c| ClaimResult {
+            id: c.id.clone(),
+            seed: c.seed.clone(),
+            quote: c.quote.clone(),
+            note: c.note.clone(),
+            servers: servers
+                .iter()
+                .filter_map(|info| {
+                    let dialect = crate::db::Dialect::parse(&info.dialect)?;
+                    let label = info.database.clone();
+                    if !c.dialects.contains(&dialect) {
+                        return Some(ClaimOnServer {
+                            label,
+                            dialect,
+                            verdict: Verdict::NotApplicable,
+                            predicted: None,
+                            checks: Vec::new(),
+                        });
+                    }
+                    let side = |o: &Operand| -> Option<(Value, Option<String>)> {
+                        Some(match o {
+                            Operand::Stat { strategy, figure } => {
+                                let r = sr.results.iter().find(|r| {
+                                    r.strategy == *strategy && r.database == label && r.available
+                                })?;
+                                let v = r.figure(figure)?;
+                                let evidence = format!(
+                                    "{strategy}: {figure} = {v} ({} ops, {} errors, {} retries, {:.0} ops/s, p99 {} µs)",
+                                    r.ops,
+                                    r.outcomes.errors(),
+                                    r.retries,
+                                    r.ops_per_sec,
+                                    r.latency_us.p99
+                                );
+                                (Value::Number(v), Some(evidence))
+                            }
+                            Operand::Number { value } => (Value::Number(*value), None),
+                            Operand::Text { value } => (Value::Text(value.clone()), None),
+                            Operand::Null => (Value::Null, None),
+                            Operand::Nothing => (Value::Nothing, None),
+                            Operand::Figure { .. } => return None,
+                        })
+                    };
+                    let checks: Vec<CheckResult> = c
+                        .checks
+                        .iter()
+                        .map(|k| match (side(&k.left), side(&k.right)) {
+                            (Some((l, le)), Some((r, re))) => CheckResult {
+                                text: k.text.clone(),
+                                says: k.says.clone(),
+                                held: Some(compare(&l, k.op, &r)),
+                                actual: match &k.right {
+                                    Operand::Stat { .. } => format!("{l} vs {r}"),
+                                    _ => l.to_string(),
+                                },
+                                evidence: [le, re].into_iter().flatten().collect::<Vec<_>>().join(" / "),
+                            },
+                            _ => CheckResult {
+                                text: k.text.clone(),
+                                says: k.says.clone(),
+                                held: None,
+                                actual: "not measured".into(),
+                                evidence: "the strategy did not run on this server".into(),
+                            },
+                        })
+                        .collect();
+                    let held: Vec<Option<bool>> = checks.iter().map(|k| k.held).collect();
+                    Some(ClaimOnServer {
+                        label,
+                        dialect,
+                        verdict: Verdict::of(&held),
+                        predicted: c.predict.iter().find(|(d, _)| *d == dialect).map(|x| x.1),
+                        checks,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}

@@ -166,6 +166,10 @@ pub struct ScenarioReport {
     /// The fastest safe strategy per database (see [`verdict::fastest_safe`]).
     #[serde(default)]
     pub fastest_safe: Vec<FastestSafe>,
+    /// The scenario's `[[claim]]`s (a stress lesson), each with its verdict per server;
+    /// empty without claims and in results written before lessons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_verdicts: Vec<crate::lesson::ClaimResult>,
 }
 
 fn one() -> u32 {
@@ -389,6 +393,12 @@ impl Report {
             .flat_map(|s| &s.results)
             .all(StrategyResult::held)
             && self
+                .scenarios
+                .iter()
+                .flat_map(|s| &s.claim_verdicts)
+                .flat_map(|c| &c.servers)
+                .all(crate::lesson::ClaimOnServer::prediction_held)
+            && self
                 .interleavings
                 .iter()
                 .all(|i| i.matched_expected != Some(false) && i.claim_predictions().all(|h| h))
@@ -407,6 +417,14 @@ impl Report {
                 .iter()
                 .filter_map(|i| i.matched_expected)
                 .chain(self.interleavings.iter().flat_map(|i| i.claim_predictions()))
+                .chain(
+                    self.scenarios
+                        .iter()
+                        .flat_map(|s| &s.claim_verdicts)
+                        .flat_map(|c| &c.servers)
+                        .filter(|s| s.predicted.is_some())
+                        .map(crate::lesson::ClaimOnServer::prediction_held),
+                )
         };
         let held = checks().filter(|v| v.held).count() + compared().filter(|m| *m).count();
         (held, checks().count() + compared().count())

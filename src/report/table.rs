@@ -609,6 +609,7 @@ pub fn render(report: &Report, opts: &TableOptions) -> String {
     }
     for s in &report.scenarios {
         out.push_str(&render_scenario(s, opts));
+        out.push_str(&super::claims::render_claims(&s.claim_verdicts, opts.width));
     }
     for i in &report.interleavings {
         out.push_str(&render_interleaving(i, opts.width));
