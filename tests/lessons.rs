@@ -27,55 +27,65 @@ async fn run_plan(plan: &interleave::InterleavePlan) -> (InterleaveReport, Vec<C
     (report, claims)
 }
 
-fn lesson_files() -> Vec<PathBuf> {
+/// The bundled lessons that are interleavings (scripts), and those that are stress scenarios.
+fn lesson_files() -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios/lessons")
         .expect("scenarios/lessons")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    files
+    files.into_iter().partition(|f| {
+        interleave::is_interleaving_file(f, &std::fs::read_to_string(f).expect("read lesson"))
+    })
+}
+
+fn check_claims(claims: &[ClaimResult], specs: &[keyrace::lesson::Claim], failures: &mut Vec<String>) {
+    assert_eq!(claims.len(), specs.len());
+    for (c, spec) in claims.iter().zip(specs) {
+        assert_eq!(c.servers.len(), 2, "{}: one verdict per server", c.id);
+        for s in &c.servers {
+            if !spec.dialects.contains(&s.dialect) {
+                assert_eq!(s.verdict, Verdict::NotApplicable, "{} on {}", c.id, s.label);
+                continue;
+            }
+            assert_eq!(s.checks.len(), spec.checks.len());
+            if !matches!(s.verdict, Verdict::Confirmed | Verdict::Refuted | Verdict::Nuanced)
+                || !s.prediction_held()
+            {
+                failures.push(format!(
+                    "{} on {}: predicted {:?}, measured {:?}: {:#?}",
+                    c.id, s.label, s.predicted, s.verdict, s.checks
+                ));
+            }
+        }
+    }
 }
 
 #[tokio::test]
 async fn every_bundled_lesson_decides_every_claim_on_both_engines() {
     let _serial = SERIAL.lock().await;
-    let files = lesson_files();
-    assert!(files.len() >= 8, "bundled lessons: {files:?}");
+    let (scripts, stress) = lesson_files();
+    assert!(scripts.len() >= 9 && !stress.is_empty(), "bundled lessons: {scripts:?} {stress:?}");
     let mut failures = Vec::new();
-    for f in files {
+    for f in scripts {
         let plan = interleave::load(&f).unwrap_or_else(|d| panic!("{d}"));
         assert!(!plan.claims.is_empty(), "{} has no claim", f.display());
         let (report, claims) = run_plan(&plan).await;
-        assert_eq!(claims.len(), plan.claims.len());
-        for (c, spec) in claims.iter().zip(&plan.claims) {
-            assert_eq!(c.servers.len(), 2, "{}: one verdict per server", c.id);
-            for s in &c.servers {
-                if !spec.dialects.contains(&s.dialect) {
-                    assert_eq!(s.verdict, Verdict::NotApplicable, "{} on {}", c.id, s.label);
-                    continue;
-                }
-                if !matches!(
-                    s.verdict,
-                    Verdict::Confirmed | Verdict::Refuted | Verdict::Nuanced
-                ) {
-                    failures.push(format!(
-                        "{} on {}: {:?}\n{}",
-                        c.id,
-                        s.label,
-                        s.verdict,
-                        report.render_text(&s.label)
-                    ));
-                }
-                assert_eq!(s.checks.len(), spec.checks.len());
-                if !s.prediction_held() {
-                    failures.push(format!(
-                        "{} on {}: predicted {:?}, measured {:?}: {:#?}",
-                        c.id, s.label, s.predicted, s.verdict, s.checks
-                    ));
-                }
-            }
+        let before = failures.len();
+        check_claims(&claims, &plan.claims, &mut failures);
+        if failures.len() > before {
+            failures.push(report.render_text("mysql") + &report.render_text("postgres"));
         }
+    }
+    for f in stress {
+        let text = std::fs::read_to_string(&f).expect("read lesson");
+        let plan = keyrace::scenario::parse(&f, &text).unwrap_or_else(|d| panic!("{d}"));
+        assert!(!plan.lesson_claims.is_empty(), "{} has no claim", f.display());
+        let report = common::run_toml(&text, &BOTH).await;
+        let s = &report.scenarios[0];
+        assert!(s.error.is_none(), "{}: {:?}", f.display(), s.error);
+        check_claims(&s.claim_verdicts, &plan.lesson_claims, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -219,9 +229,13 @@ fn lessons_command_lists_one_line_per_claim() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let claims: usize = lesson_files()
+    let (scripts, stress) = lesson_files();
+    let claims: usize = scripts
         .iter()
         .map(|f| interleave::load(f).expect("lesson").claims.len())
+        .chain(stress.iter().map(|f| {
+            keyrace::scenario::load(f).expect("lesson").lesson_claims.len()
+        }))
         .sum();
     let table: Vec<&str> = stdout.lines().take_while(|l| !l.is_empty()).collect();
     assert_eq!(table.len(), claims + 1, "header + one line per claim:\n{stdout}");

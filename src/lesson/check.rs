@@ -105,6 +105,7 @@ impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Number(n) => write!(f, "{n}"),
+            Value::Text(t) if t.trim().parse::<f64>().is_ok() => f.write_str(t),
             Value::Text(t) => write!(f, "'{t}'"),
             Value::Null => f.write_str("null"),
             Value::Nothing => f.write_str("none"),
