@@ -281,7 +281,7 @@ pub fn compare(left: &Value, op: Op, right: &Value) -> bool {
                 Value::Text(t) => t.clone(),
                 _ => return false,
             };
-            let has = codes.iter().any(|c| *c == needle);
+            let has = codes.contains(&needle);
             match op {
                 Op::Eq => has,
                 Op::Ne => !has,

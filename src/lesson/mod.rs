@@ -146,12 +146,12 @@ impl ClaimOnServer {
     }
 
     /// The check that decided the verdict: the first that failed when any did (what makes
-    /// the article wrong), else the first.
+    /// the article wrong), else the last (lessons list the decisive measurement last).
     pub fn deciding(&self) -> Option<&CheckResult> {
         self.checks
             .iter()
             .find(|c| c.held != Some(true))
-            .or_else(|| self.checks.first())
+            .or_else(|| self.checks.last())
     }
 }
 
