@@ -466,5 +466,6 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
         }
         out.push_str("</div>\n");
     }
+    super::claims::html_claims(out, &s.claim_verdicts);
     out.push_str("</section>\n");
 }
