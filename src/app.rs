@@ -519,6 +519,7 @@ async fn run_plans_lost(
             error: None,
             repeat,
             fastest_safe: Vec::new(),
+            claim_verdicts: Vec::new(),
         };
         // Every repetition runs all strategies before the next starts, so drift of the
         // machine (caches, other load) spreads over all of them. A step the server rejects
@@ -611,6 +612,8 @@ async fn run_plans_lost(
                 &plan.workload,
             ));
         }
+        sr.claim_verdicts =
+            report::claims::stress_claims(&plan.lesson_claims, &sr, &report.servers);
         report.scenarios.push(sr);
         if stop {
             break 'plans;
@@ -787,10 +790,21 @@ pub async fn run(args: &RunOptions, cancel: &CancellationToken) -> Result<RunOut
         crate::db::set_connect_timeout(d);
     }
     let scenarios = load_all(&args.paths)?;
-    check_strategy_names(&scenarios, args)?;
+    run_loaded(&scenarios, args, cancel).await
+}
+
+/// [`run`] on scenarios already loaded (and perhaps filtered, as `keyrace lessons` does).
+///
+/// Errors: as [`run`].
+pub async fn run_loaded(
+    scenarios: &Scenarios,
+    args: &RunOptions,
+    cancel: &CancellationToken,
+) -> Result<RunOutcome, AppError> {
+    check_strategy_names(scenarios, args)?;
     report::write::check_out_dir(&args.out)?;
-    let resolved = resolve_servers(&scenarios, args, cancel).await?;
-    let result = run_on(&scenarios, &resolved.servers, args, cancel).await;
+    let resolved = resolve_servers(scenarios, args, cancel).await?;
+    let result = run_on(scenarios, &resolved.servers, args, cancel).await;
     resolved.stop().await;
     result
 }
@@ -833,6 +847,7 @@ async fn run_on(
                 diffs: Vec::new(),
                 report: serde_json::Value::Null,
                 error: Some(e.to_string()),
+                claims: Vec::new(),
             },
         };
         report.interleavings.push(result);
@@ -924,6 +939,7 @@ pub async fn run_interleaving(
         diffs,
         report: serde_json::to_value(&r).unwrap_or_default(),
         error: None,
+        claims: interleave::evaluate_claims(plan, &r),
     })
 }
 

@@ -42,6 +42,10 @@ pub enum Command {
     /// Databases of another server version are matched by engine. Exit 1 on a verdict
     /// regression, or (with `--threshold`) on a performance regression beyond it; else 0.
     Compare(CompareArgs),
+    /// Run the lessons (scenarios with `[[claim]]`s quoted from articles) under the paths
+    /// and list one line per claim with its verdict per server (confirmed, refuted,
+    /// nuanced), then the evidence that decided each. Takes `run`'s flags.
+    Lessons(RunArgs),
     /// List the built-in strategies and where they exist.
     Strategies,
     /// Stop throwaway servers left by a keyrace that was killed (SIGKILL), and remove their

@@ -32,6 +32,8 @@ pub mod db;
 pub mod exit;
 pub mod expect;
 pub mod interleave;
+pub mod lesson;
+pub mod lessons;
 pub mod metrics;
 pub mod options;
 pub mod plan;

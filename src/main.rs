@@ -51,7 +51,11 @@ fn main() -> ExitCode {
             // Only `run` (which starts servers) and `reap` clean up after killed runs;
             // `check`, `show` and `strategies` never signal or remove anything.
             reap_orphans();
-            run(args, cli.threads)
+            run(args, cli.threads, false)
+        }
+        Command::Lessons(args) => {
+            reap_orphans();
+            run(args, cli.threads, true)
         }
         Command::Check(args) => match app::load_all(&args.paths) {
             Ok(found) if args.postgres.is_some() || args.mysql.is_some() => {
@@ -220,7 +224,9 @@ fn code(ending: Ending<'_>) -> ExitCode {
     ExitCode::from(keyrace::exit::exit_code(ending))
 }
 
-fn run(args: cli::RunArgs, threads: u16) -> ExitCode {
+/// `keyrace run`, or with `lessons` `keyrace lessons` (only scenarios with claims; the
+/// table format lists the claims).
+fn run(args: cli::RunArgs, threads: u16, lessons: bool) -> ExitCode {
     // One thread by default: the sessions spend their time waiting on the server, and on a
     // machine the server shares every cross-thread wake-up (futex, work stealing) is CPU
     // taken from it. `--threads N` for a work-stealing runtime when the client needs more.
@@ -246,13 +252,23 @@ fn run(args: cli::RunArgs, threads: u16) -> ExitCode {
             eprintln!("error: {e}");
             return code(Ending::Error);
         }
-        match app::run(&args.options(), &cancel).await {
+        let options = args.options();
+        let outcome = if lessons {
+            keyrace::lessons::run_lessons(&options, &cancel).await
+        } else {
+            app::run(&options, &cancel).await
+        };
+        match outcome {
             Ok(out) => {
                 let opts = TableOptions {
                     width: report::table::terminal_width(),
                     wide: args.wide,
                 };
                 let text = match args.output_format() {
+                    Format::Table if lessons => report::claims::render_lessons(
+                        &keyrace::lessons::lesson_lines(&out.report),
+                        opts.width,
+                    ),
                     Format::Table => {
                         report::table::render(&out.report, &opts)
                             + &report::errors::render(&out.report)

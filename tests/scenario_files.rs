@@ -17,6 +17,11 @@ fn every_bundled_scenario_is_valid_and_has_expectations() {
         .filter(|p| {
             p.extension().is_some_and(|e| e == "toml")
                 && !p.components().any(|c| c.as_os_str() == "interleave")
+                // Lessons that are single-session scripts are interleavings.
+                && !keyrace::interleave::is_interleaving_file(
+                    p,
+                    &std::fs::read_to_string(p).unwrap_or_default(),
+                )
         })
         .collect();
     assert!(

@@ -390,8 +390,10 @@ impl Conn {
                                     .collect(),
                             );
                         }
-                        Ok(Some(sqlx::Either::Left(_))) => {
-                            if !current.is_empty() {
+                        Ok(Some(sqlx::Either::Left(done))) => {
+                            if current.is_empty() {
+                                out.affected.push(done.rows_affected());
+                            } else {
                                 out.replies.push(super::Reply::Set {
                                     columns: std::mem::take(&mut columns),
                                     rows: std::mem::take(&mut current),

@@ -16,7 +16,7 @@ pub use conn::{
     set_connect_timeout,
 };
 pub use drop_guard::{DropGuard, drop_database_sql};
-pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText};
+pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText, Warning};
 pub use target::{Target, detect};
 pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
 

@@ -59,6 +59,23 @@ pub struct StepText {
     pub replies: Vec<Reply>,
     /// The error that ended the text, if any.
     pub error: Option<DbError>,
+    /// Affected-row counts the server reported, one per statement that returned no result
+    /// set, in order (PostgreSQL: the command tag's count; MySQL/MariaDB: the OK packet's).
+    pub affected: Vec<u64>,
+    /// MySQL/MariaDB `SHOW WARNINGS` after the text, when the session asked for it
+    /// (the warnings of the text's last statement).
+    pub warnings: Vec<Warning>,
+}
+
+/// One row of MySQL/MariaDB `SHOW WARNINGS`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Warning {
+    /// `Note`, `Warning` or `Error`.
+    pub level: String,
+    /// The engine's error number, as text.
+    pub code: String,
+    /// The server's message.
+    pub message: String,
 }
 
 /// A PostgreSQL connection driven by `tokio-postgres`; the task that drives the connection
@@ -195,11 +212,10 @@ impl PgStepConn {
                         );
                     }
                 }
-                Ok(SimpleQueryMessage::CommandComplete(_)) => {
-                    if let Some((columns, rows)) = current.take() {
-                        out.replies.push(Reply::Set { columns, rows });
-                    }
-                }
+                Ok(SimpleQueryMessage::CommandComplete(n)) => match current.take() {
+                    Some((columns, rows)) => out.replies.push(Reply::Set { columns, rows }),
+                    None => out.affected.push(n),
+                },
                 Ok(_) => {}
                 Err(e) => {
                     // Rows of a set cut short by its own error are dropped, as libpq does.

@@ -329,6 +329,7 @@ impl<'a> PermRun<'a> {
             });
         }
         if let Some(e) = &text.error {
+            self.push_effects(&mut output, text, false);
             return (output, StepOutcome::Error(StepError::from(e.clone())));
         }
         let last = output
@@ -337,11 +338,40 @@ impl<'a> PermRun<'a> {
             .filter(|&i| matches!(output[i], StepItem::Rows(_)));
         if let Some(StepItem::Rows(rows)) = last.map(|i| output.remove(i)) {
             let rows = Some(rows);
+            self.push_effects(&mut output, text, false);
             return (output, StepOutcome::Ok { rows, query: true });
         }
         let no_set = !output.iter().any(|i| matches!(i, StepItem::Rows(_)));
         let query = self.dialect() == Dialect::Mysql && no_set && is_query(sql);
+        self.push_effects(&mut output, text, query);
         (output, StepOutcome::Ok { rows: None, query })
+    }
+
+    /// With `effects`: the affected-row counts (none for a MySQL/MariaDB query whose empty
+    /// result set sqlx does not describe: its count is not a write) and the warnings, minus
+    /// the `Error` rows of `SHOW WARNINGS` that repeat the step's own error.
+    fn push_effects(&self, output: &mut Vec<StepItem>, text: &StepText, empty_query: bool) {
+        if !self.plan.effects {
+            return;
+        }
+        if !empty_query {
+            output.extend(
+                text.affected
+                    .iter()
+                    .map(|&rows| StepItem::Affected { rows }),
+            );
+        }
+        let own = text.error.as_ref().map(|e| e.code.as_str());
+        output.extend(
+            text.warnings
+                .iter()
+                .filter(|w| !(w.level == "Error" && Some(w.code.as_str()) == own))
+                .map(|w| StepItem::Warning {
+                    level: w.level.clone(),
+                    code: w.code.clone(),
+                    message: w.message.clone(),
+                }),
+        );
     }
 
     fn sql<'s>(&self, s: &'s SqlText) -> &'s str {
@@ -397,7 +427,7 @@ impl<'a> PermRun<'a> {
                     sess.node - 1,
                     db,
                 );
-                let task = SessionTask::open(self.target.engine, &session_url)
+                let task = SessionTask::open(self.target.engine, &session_url, self.plan.effects)
                     .await
                     .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
                 for s in &sess.setup {
@@ -849,7 +879,7 @@ fn try_take(rx: &mut oneshot::Receiver<Completion>) -> Option<Completion> {
 /// What a session that closed without answering reports.
 fn closed_text() -> StepText {
     StepText {
-        replies: Vec::new(),
         error: Some(closed()),
+        ..StepText::default()
     }
 }

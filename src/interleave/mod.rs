@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod claims;
 mod diag;
 mod execute;
 mod expected;
@@ -27,6 +28,7 @@ mod toml;
 use std::path::{Path, PathBuf};
 
 pub use crate::db::Engine;
+pub use claims::evaluate_claims;
 pub use diag::Diagnostic;
 pub use execute::{Target, run, run_named, run_repeated};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};

@@ -297,12 +297,22 @@ fn render_rows(out: &mut String, rows: &Rows) {
 /// then notifications (the isolation tester reports them after the step's results).
 fn render_step_result(out: &mut String, output: &[StepItem], r: &StepOutcome) {
     for item in output {
-        match item {
-            StepItem::Rows(rows) => render_rows(out, rows),
-            StepItem::Notify { .. } => {}
+        if let StepItem::Rows(rows) = item {
+            render_rows(out, rows);
         }
     }
     render_outcome(out, r);
+    for item in output {
+        match item {
+            StepItem::Affected { rows } => out.push_str(&format!("affected rows: {rows}\n")),
+            StepItem::Warning {
+                level,
+                code,
+                message,
+            } => out.push_str(&format!("{level} {code}: {message}\n")),
+            _ => {}
+        }
+    }
     for item in output {
         if let StepItem::Notify {
             session,

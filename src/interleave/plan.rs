@@ -117,7 +117,7 @@ pub const MAX_GENERATED_PERMUTATIONS: usize = 1000;
 pub const MAX_SESSIONS: usize = 100;
 
 /// A checked interleaving scenario; built by [`super::load`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InterleavePlan {
     /// The scenario name (`name = ...`, else the file stem); names expected-output files.
     pub name: String,
@@ -146,6 +146,12 @@ pub struct InterleavePlan {
     /// Fallback: how long a step may neither complete nor be seen blocked before it is
     /// reported as waiting anyway (milliseconds).
     pub wait_timeout_ms: u64,
+    /// Print every step's affected-row counts and (MySQL/MariaDB) its `SHOW WARNINGS`
+    /// (`effects = true`; the default when the file has `[[claim]]`s).
+    pub effects: bool,
+    /// Claims quoted from articles, each decided by checks on what the run measured
+    /// (`[[claim]]`, see `docs/lessons.md`).
+    pub claims: Vec<crate::lesson::Claim>,
 }
 
 impl InterleavePlan {

@@ -5,7 +5,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::db::{DbError, Engine, Notice, StepConn, StepText};
+use crate::db::{DbError, Engine, Notice, StepConn, StepText, Warning};
 
 /// Rows a step returned, as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -22,6 +22,22 @@ pub struct Rows {
 pub enum StepItem {
     /// A result set (the server described its columns; it may have no rows).
     Rows(Rows),
+    /// The affected-row count of one statement that returned no result set, printed
+    /// `affected rows: N` after the step's result (scenarios with `effects`).
+    Affected {
+        /// The count the server reported.
+        rows: u64,
+    },
+    /// A MySQL/MariaDB warning or note from `SHOW WARNINGS` after the step, printed
+    /// `Warning 1048: message` after its result (scenarios with `effects`).
+    Warning {
+        /// `Note`, `Warning` or `Error`.
+        level: String,
+        /// The engine's error number.
+        code: String,
+        /// The message.
+        message: String,
+    },
     /// A notification delivered to the session, printed
     /// `s1: NOTIFY "c" with payload "hi" from s2`.
     Notify {
@@ -62,8 +78,10 @@ pub(crate) struct SessionTask {
 
 impl SessionTask {
     /// Connects, prepares the connection (PostgreSQL: `deadlock_timeout = '100ms'`) and
-    /// learns its server-side id.
-    pub async fn open(engine: Engine, url: &str) -> Result<SessionTask, DbError> {
+    /// learns its server-side id. With `warnings`, every step on MySQL/MariaDB is followed
+    /// by `SHOW WARNINGS` on the same connection, whose rows come back in
+    /// [`StepText::warnings`].
+    pub async fn open(engine: Engine, url: &str, warnings: bool) -> Result<SessionTask, DbError> {
         let (notice_tx, mut notices) = mpsc::unbounded_channel();
         let mut conn = StepConn::connect(engine, url, notice_tx).await?;
         if let Some(sql) = engine.interleave_session_sql() {
@@ -83,7 +101,10 @@ impl SessionTask {
             while let Some(cmd) = rx.recv().await {
                 match cmd {
                     Cmd::Run { sql, reply } => {
-                        let result = conn.run(&sql).await;
+                        let mut result = conn.run(&sql).await;
+                        if warnings && engine.dialect() == crate::vocab::Dialect::Mysql {
+                            result.warnings = show_warnings(&mut conn).await;
+                        }
                         let _ = reply.send(Completion {
                             result,
                             finished: Instant::now(),
@@ -133,6 +154,27 @@ impl SessionTask {
             let _ = j.await;
         }
     }
+}
+
+/// The rows of `SHOW WARNINGS` (Level, Code, Message); none when it fails.
+async fn show_warnings(conn: &mut StepConn) -> Vec<Warning> {
+    let out = conn.run("SHOW WARNINGS").await;
+    out.replies
+        .into_iter()
+        .filter_map(|r| match r {
+            crate::db::Reply::Set { rows, .. } => Some(rows),
+            _ => None,
+        })
+        .flatten()
+        .map(|row| {
+            let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            Warning {
+                level: cell(0),
+                code: cell(1),
+                message: cell(2),
+            }
+        })
+        .collect()
 }
 
 /// The error reported when a session task ended without answering.

@@ -461,6 +461,8 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         permutations,
         permutations_generated: generated,
         wait_timeout_ms: DEFAULT_WAIT_TIMEOUT_MS,
+        effects: false,
+        claims: Vec::new(),
     })
 }
 

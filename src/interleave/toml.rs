@@ -29,6 +29,8 @@ const TOP_KEYS: &[&str] = &[
     "session",
     "permutations",
     "wait_timeout_ms",
+    "effects",
+    "claim",
 ];
 const SESSION_KEYS: &[&str] = &["name", "setup", "teardown", "step", "node"];
 
@@ -41,19 +43,19 @@ const SQL_KEYS: &[&str] = &["sql", "postgres", "mysql"];
 /// The longest `wait_timeout_ms`: one hour.
 pub const MAX_WAIT_TIMEOUT_MS: u64 = 3_600_000;
 
-type V<'i> = Spanned<DeValue<'i>>;
+pub(super) type V<'i> = Spanned<DeValue<'i>>;
 
-struct Ctx<'a> {
-    path: &'a Path,
-    text: &'a str,
+pub(super) struct Ctx<'a> {
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: Range<usize>, msg: impl Into<String>) -> Diagnostic {
+    pub(super) fn err(&self, span: Range<usize>, msg: impl Into<String>) -> Diagnostic {
         Diagnostic::at(self.path, self.text, span, msg)
     }
 
-    fn check_keys(
+    pub(super) fn check_keys(
         &self,
         table: &DeTable<'_>,
         allowed: &[&str],
@@ -74,7 +76,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn string(&self, v: &V<'_>, key: &str) -> Result<String, Diagnostic> {
+    pub(super) fn string(&self, v: &V<'_>, key: &str) -> Result<String, Diagnostic> {
         v.get_ref().as_str().map(str::to_string).ok_or_else(|| {
             self.err(
                 v.span(),
@@ -83,7 +85,11 @@ impl Ctx<'_> {
         })
     }
 
-    fn opt_string(&self, t: &DeTable<'_>, key: &str) -> Result<Option<String>, Diagnostic> {
+    pub(super) fn opt_string(
+        &self,
+        t: &DeTable<'_>,
+        key: &str,
+    ) -> Result<Option<String>, Diagnostic> {
         t.get(key).map(|v| self.string(v, key)).transpose()
     }
 
@@ -133,7 +139,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn array<'v, 'i>(&self, v: &'v V<'i>, key: &str) -> Result<&'v [V<'i>], Diagnostic> {
+    pub(super) fn array<'v, 'i>(&self, v: &'v V<'i>, key: &str) -> Result<&'v [V<'i>], Diagnostic> {
         v.get_ref().as_array().map(|a| &a[..]).ok_or_else(|| {
             self.err(
                 v.span(),
@@ -142,7 +148,11 @@ impl Ctx<'_> {
         })
     }
 
-    fn table<'v, 'i>(&self, v: &'v V<'i>, what: &str) -> Result<&'v DeTable<'i>, Diagnostic> {
+    pub(super) fn table<'v, 'i>(
+        &self,
+        v: &'v V<'i>,
+        what: &str,
+    ) -> Result<&'v DeTable<'i>, Diagnostic> {
         v.get_ref().as_table().ok_or_else(|| {
             self.err(
                 v.span(),
@@ -152,7 +162,7 @@ impl Ctx<'_> {
     }
 
     /// Where the contents of a string value start, when the source spells it without escapes.
-    fn string_content_offset(&self, v: &V<'_>, content: &str) -> Option<usize> {
+    pub(super) fn string_content_offset(&self, v: &V<'_>, content: &str) -> Option<usize> {
         let span = v.span();
         let inner = self.text.get(span.start + 1..span.end.saturating_sub(1))?;
         (inner == content).then_some(span.start + 1)
@@ -425,6 +435,23 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         }
     };
 
+    let claims = match top.get("claim") {
+        Some(v) => super::claims::parse_claims(&cx, v, &step_names, &dialects)?,
+        None => Vec::new(),
+    };
+    let effects = match top.get("effects") {
+        None => !claims.is_empty(),
+        Some(v) => v.get_ref().as_bool().ok_or_else(|| {
+            cx.err(
+                v.span(),
+                format!(
+                    "`effects` must be true or false, found {}",
+                    v.get_ref().type_str()
+                ),
+            )
+        })?,
+    };
+
     Ok(InterleavePlan {
         name,
         description,
@@ -439,5 +466,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<InterleavePlan, Diagnostic>
         permutations,
         permutations_generated: generated,
         wait_timeout_ms,
+        effects,
+        claims,
     })
 }

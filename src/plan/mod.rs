@@ -40,6 +40,8 @@ pub struct Plan {
     pub strategies: Vec<StrategyPlan>,
     /// Bounds on the counted figures.
     pub expectations: Vec<Expectation>,
+    /// `[[claim]]`s quoted from articles, decided on the strategies' figures (a lesson).
+    pub lesson_claims: Vec<crate::lesson::Claim>,
 }
 
 /// The table the built-in strategies write to and verification reads.

@@ -122,6 +122,7 @@ fn interleaving(out: &mut String, n: usize, i: &super::InterleaveResult) {
         }
         None => {}
     }
+    super::claims::html_claims(out, &i.claims);
     match lanes::run_of(i) {
         Some(run) => {
             out.push_str("<h3>Summary</h3>\n");
@@ -465,5 +466,6 @@ fn scenario(out: &mut String, report: &Report, index: usize, s: &ScenarioReport)
         }
         out.push_str("</div>\n");
     }
+    super::claims::html_claims(out, &s.claim_verdicts);
     out.push_str("</section>\n");
 }

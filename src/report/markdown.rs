@@ -116,6 +116,23 @@ pub fn render(report: &Report) -> String {
             escape(&i.scenario),
             i.summary.trim_end()
         ));
+        for c in &i.claims {
+            let verdicts: Vec<String> = c
+                .servers
+                .iter()
+                .map(|s| format!("{}: {} {}", s.label, s.verdict.mark(), s.verdict.name()))
+                .collect();
+            out.push_str(&format!(
+                "- claim `{}` ({}): “{}” — {}\n",
+                c.id,
+                escape(&c.seed),
+                escape(&c.quote),
+                escape(&verdicts.join(", "))
+            ));
+        }
+        if !i.claims.is_empty() {
+            out.push('\n');
+        }
     }
     let (held, total) = report.predictions();
     out.push_str(&format!(

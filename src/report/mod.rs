@@ -3,6 +3,7 @@
 //! saved run. Field names are a contract (see `docs/results-schema.json`).
 
 mod build;
+pub mod claims;
 pub mod compare;
 pub mod csv;
 pub mod errors;
@@ -100,6 +101,22 @@ pub struct InterleaveResult {
     /// the run goes on with the next scenario and exits 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The scenario's claims (a lesson), each with its verdict and evidence per server;
+    /// empty for scenarios without `[[claim]]` and in results written before lessons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::lesson::ClaimResult>,
+}
+
+impl InterleaveResult {
+    /// The claims' predicted verdicts, one per claim × server with a prediction: whether
+    /// each held.
+    pub fn claim_predictions(&self) -> impl Iterator<Item = bool> + '_ {
+        self.claims
+            .iter()
+            .flat_map(|c| &c.servers)
+            .filter(|s| s.predicted.is_some())
+            .map(crate::lesson::ClaimOnServer::prediction_held)
+    }
 }
 
 /// A server keyrace ran on.
@@ -157,6 +174,10 @@ pub struct ScenarioReport {
     /// The fastest safe strategy per database (see [`verdict::fastest_safe`]).
     #[serde(default)]
     pub fastest_safe: Vec<FastestSafe>,
+    /// The scenario's `[[claim]]`s (a stress lesson), each with its verdict per server;
+    /// empty without claims and in results written before lessons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_verdicts: Vec<crate::lesson::ClaimResult>,
 }
 
 fn one() -> u32 {
@@ -386,9 +407,15 @@ impl Report {
             .flat_map(|s| &s.results)
             .all(StrategyResult::held)
             && self
+                .scenarios
+                .iter()
+                .flat_map(|s| &s.claim_verdicts)
+                .flat_map(|c| &c.servers)
+                .all(crate::lesson::ClaimOnServer::prediction_held)
+            && self
                 .interleavings
                 .iter()
-                .all(|i| i.matched_expected != Some(false))
+                .all(|i| i.matched_expected != Some(false) && i.claim_predictions().all(|h| h))
     }
 
     /// Predictions (expectations and expected interleaving outputs) held, and in all.
@@ -399,7 +426,24 @@ impl Report {
                 .flat_map(|s| &s.results)
                 .flat_map(|r| &r.expectations)
         };
-        let compared = || self.interleavings.iter().filter_map(|i| i.matched_expected);
+        let compared = || {
+            self.interleavings
+                .iter()
+                .filter_map(|i| i.matched_expected)
+                .chain(
+                    self.interleavings
+                        .iter()
+                        .flat_map(|i| i.claim_predictions()),
+                )
+                .chain(
+                    self.scenarios
+                        .iter()
+                        .flat_map(|s| &s.claim_verdicts)
+                        .flat_map(|c| &c.servers)
+                        .filter(|s| s.predicted.is_some())
+                        .map(crate::lesson::ClaimOnServer::prediction_held),
+                )
+        };
         let held = checks().filter(|v| v.held).count() + compared().filter(|m| *m).count();
         (held, checks().count() + compared().count())
     }

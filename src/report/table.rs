@@ -594,6 +594,7 @@ pub fn render_interleaving(i: &super::InterleaveResult, width: usize) -> String 
         }
         None => {}
     }
+    out.push_str(&super::claims::render_claims(&i.claims, width));
     out
 }
 
@@ -615,6 +616,7 @@ pub fn render(report: &Report, opts: &TableOptions) -> String {
     }
     for s in &report.scenarios {
         out.push_str(&render_scenario(s, opts));
+        out.push_str(&super::claims::render_claims(&s.claim_verdicts, opts.width));
     }
     for i in &report.interleavings {
         out.push_str(&render_interleaving(i, opts.width));

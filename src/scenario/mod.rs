@@ -1,6 +1,7 @@
 //! The scenario file format: raw serde types, parsing, validation into a [`Plan`], and
 //! located diagnostics. Documented key by key in `docs/scenario-format.md`.
 
+mod claims;
 mod diagnostic;
 mod files;
 mod raw;

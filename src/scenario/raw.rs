@@ -23,6 +23,26 @@ pub struct RawScenario {
     pub strategies: Spanned<Vec<RawStrategy>>,
     #[serde(default, rename = "expect")]
     pub expectations: Vec<RawExpect>,
+    /// `[[claim]]`: claims quoted from articles, decided by checks on the strategies'
+    /// figures (see `docs/lessons.md`).
+    #[serde(default, rename = "claim")]
+    pub claim_tables: Vec<RawClaim>,
+}
+
+/// `[[claim]]` of a stress scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaim {
+    pub id: Spanned<String>,
+    pub seed: Spanned<String>,
+    pub quote: Spanned<String>,
+    #[serde(default)]
+    pub dialects: Vec<Spanned<String>>,
+    pub note: Option<String>,
+    /// Strings, or tables `{ check, says }`.
+    pub checks: Spanned<Vec<Spanned<toml::Value>>>,
+    /// A verdict, or a table of verdicts per dialect.
+    pub predict: Option<Spanned<toml::Value>>,
 }
 
 /// `[table]`

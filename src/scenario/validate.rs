@@ -218,6 +218,9 @@ pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagn
         return Err(c.err(&raw.strategies, "list at least one [[strategy]]"));
     }
     let expectations = expectations(&c, &raw.expectations, &strategies)?;
+    let dialects: Vec<Dialect> = schema.keys().copied().collect();
+    let lesson_claims =
+        super::claims::stress_claims(path, text, &raw.claim_tables, &strategies, &dialects)?;
     Ok(Plan {
         name: raw.name.into_inner(),
         description: raw.description,
@@ -230,6 +233,7 @@ pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagn
         workload,
         strategies,
         expectations,
+        lesson_claims,
     })
 }
 
