@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 use super::Recorder;
-use crate::db::Outcome;
+use crate::vocab::Outcome;
 
 /// Operations a worker keeps before it adds them to its shard (one lock per this many).
 pub const BATCH: usize = 32;

@@ -226,7 +226,7 @@ pub fn stress_claims(
             servers: servers
                 .iter()
                 .filter_map(|info| {
-                    let dialect = crate::db::Dialect::parse(&info.dialect)?;
+                    let dialect = crate::vocab::Dialect::parse(&info.dialect)?;
                     let label = info.database.clone();
                     if !c.dialects.contains(&dialect) {
                         return Some(ClaimOnServer {

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::Diagnostic;
 use super::raw::RawClaim;
-use crate::db::Dialect;
+use crate::vocab::Dialect;
 use crate::lesson::{Check, Claim, Verdict};
 use crate::plan::StrategyPlan;
 
