@@ -241,6 +241,27 @@ fn json_counts(doc: &Value) -> (usize, usize) {
             None => {}
         }
     }
+    // A lesson's claims with a predicted verdict are predictions too: held when the
+    // measured verdict is the predicted one.
+    let claims = doc["interleavings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["claims"].as_array().into_iter().flatten())
+        .chain(
+            doc["scenarios"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["claim_verdicts"].as_array().into_iter().flatten()),
+        );
+    for server in claims.flat_map(|c| c["servers"].as_array().into_iter().flatten()) {
+        match server.get("predicted") {
+            None | Some(Value::Null) => {}
+            Some(p) if *p == server["verdict"] => held += 1,
+            Some(_) => failed += 1,
+        }
+    }
     (held, failed)
 }
 
@@ -594,9 +615,18 @@ fn interleavings_only_run_counts_like_the_terminal() {
     );
     let rendered = render_in_browser(&page, "interleavings");
     check_page(&rendered, &doc, Some(terminal));
-    assert_eq!(
-        terminal.0, 2,
-        "both interleavings match their expected files"
+    let matched = doc["interleavings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["matched_expected"] == Value::Bool(true))
+        .count();
+    assert_eq!(matched, 2, "both interleavings match their expected files");
+    // The rest of the predictions are the lessons' claims with a predicted verdict.
+    assert_eq!(terminal, (json_counts(&doc).0, 0), "every prediction held");
+    assert!(
+        terminal.0 > matched,
+        "check-then-insert's claims count as predictions"
     );
 }
 

@@ -157,7 +157,7 @@ pub fn html_claims(out: &mut String, claims: &[ClaimResult]) {
             out.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(n)));
         }
         out.push_str(
-            "<table class=\"claims\"><thead><tr><th>server</th><th>verdict</th><th>check</th>\
+            "<div class=\"table-wrap\"><table class=\"claims\"><thead><tr><th>server</th><th>verdict</th><th>check</th>\
              <th>measured</th><th>evidence: statement → what the server answered</th></tr></thead><tbody>\n",
         );
         for s in &c.servers {
@@ -203,7 +203,7 @@ pub fn html_claims(out: &mut String, claims: &[ClaimResult]) {
                 ));
             }
         }
-        out.push_str("</tbody></table>\n");
+        out.push_str("</tbody></table></div>\n");
     }
 }
 

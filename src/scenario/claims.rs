@@ -7,9 +7,9 @@ use toml::Spanned;
 
 use super::Diagnostic;
 use super::raw::RawClaim;
-use crate::vocab::Dialect;
 use crate::lesson::{Check, Claim, Verdict};
 use crate::plan::StrategyPlan;
+use crate::vocab::Dialect;
 
 /// Checks `raw` claims against the scenario's strategies and dialects.
 pub(super) fn stress_claims(
