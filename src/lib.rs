@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod options;
 pub mod plan;
 pub mod provision;
+pub mod race;
 pub mod report;
 pub mod runner;
 pub mod scenario;
