@@ -25,6 +25,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Race your own Rust code (a repository's get-or-create, a service call) and assert its
+//! verdict with [`race::race`]; see `docs/race.md`.
 
 pub mod app;
 pub mod db;
