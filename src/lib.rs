@@ -30,6 +30,7 @@
 //! verdict with [`race::race`]; see `docs/race.md`.
 
 pub mod app;
+pub mod apptarget;
 pub mod db;
 pub mod exit;
 pub mod expect;

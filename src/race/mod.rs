@@ -77,6 +77,8 @@ pub struct RaceOptions {
     pub key_format: String,
     /// How long one call may run before it is counted as [`Outcome::Timeout`] (default 10 s).
     pub call_timeout: Duration,
+    /// What the report's error list calls the failing step (`closure`; `request` for HTTP).
+    pub step: String,
     /// SQL run before each repetition (e.g. `DELETE FROM users`), on `url`.
     pub setup: Option<String>,
     /// SQL run after the last repetition's verification, on `url`.
@@ -113,6 +115,7 @@ impl RaceOptions {
             },
             key_format: "user{}@example.com".into(),
             call_timeout: Duration::from_secs(10),
+            step: "closure".into(),
             setup: None,
             cleanup: None,
             verify: Vec::new(),
@@ -247,7 +250,28 @@ where
         .await
         .map_err(|e| RaceError::Server(e.to_string()))?;
     let started_at = now_rfc3339();
-    let f = Arc::new(f);
+    let r = race_on(o, &server, Arc::new(f), &expectations).await?;
+    Ok(assemble(o, server, started_at, r))
+}
+
+/// Races `f` with `o`'s workload against the database of `server` (already connected, its
+/// engine detected) and returns the result with `expectations` evaluated (those that apply
+/// to `o.name` on the server's dialect) and its verdict. `o.url` is not read: the database
+/// is `server.target.url`.
+///
+/// Errors: [`RaceError`] when the set-up, verification or clean-up SQL fails.
+pub async fn race_on<F, Fut, T, E>(
+    o: &RaceOptions,
+    server: &Server,
+    f: Arc<F>,
+    expectations: &[Expectation],
+) -> Result<StrategyResult, RaceError>
+where
+    F: Fn(Op) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Into<Outcome> + Send + 'static,
+    E: Classify + Send + 'static,
+{
     let mut reps = Vec::new();
     let mut admin = open(&server.target).await?;
     for rep in 0..o.workload.repeat.max(1) {
@@ -257,17 +281,17 @@ where
         let (recorder, elapsed, started, spread) =
             worker::run_all(o, server.target.engine, f.clone(), rep).await;
         let measured = figures::measure(&mut admin, &server.target, &o.verify).await?;
-        reps.push(result(o, &server, recorder, elapsed, started, measured, spread, &expectations));
+        reps.push(result(o, server, recorder, elapsed, started, measured, spread, expectations));
     }
     if let Some(sql) = &o.cleanup {
         run_sql(&mut admin, &server.target, "the cleanup SQL", sql).await?;
     }
     admin.close().await;
-    let mut figures = figures::combine(&reps);
-    let mut r = report::combine(reps, &expectations, dialect, &o.workload);
-    r.figures = std::mem::take(&mut figures);
+    let figures = figures::combine(&reps);
+    let mut r = report::combine(reps, expectations, server.target.dialect(), &o.workload);
+    r.figures = figures;
     r.verdict = report::verdict::judge(&r);
-    Ok(assemble(o, server, started_at, r))
+    Ok(r)
 }
 
 #[allow(clippy::too_many_arguments)]

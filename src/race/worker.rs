@@ -44,6 +44,7 @@ struct Shared<F> {
     started: Instant,
     engine: Engine,
     call_timeout: Duration,
+    step: String,
 }
 
 /// What one worker measured, and when each of its calls started (ns since the start).
@@ -77,6 +78,7 @@ where
         started,
         engine,
         call_timeout: o.call_timeout,
+        step: o.step.clone(),
     });
     let per_worker = w.operations.div_ceil(w.workers as u64);
     let handles: Vec<_> = (0..w.workers)
@@ -183,7 +185,7 @@ where
             rec.saw_violation(end);
         }
         if let Some((code, message)) = error {
-            rec.error(outcome, &code, &message, || "closure".into());
+            rec.error(outcome, &code, &message, || shared.step.clone());
             if outcome == Outcome::Other {
                 *rec.other_codes.entry(code).or_default() += 1;
             }
