@@ -16,9 +16,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use sqlx::{MySqlPool, PgPool};
 
+/// The application's connection pool.
 #[derive(Clone)]
-enum Db {
+pub enum Db {
+    /// PostgreSQL.
     Pg(PgPool),
+    /// MariaDB or MySQL.
     My(MySqlPool),
 }
 
@@ -100,14 +103,10 @@ async fn fixed(State(db): State<Db>, Json(s): Json<Signup>) -> Reply {
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (email VARCHAR(255) PRIMARY KEY, name VARCHAR(255))";
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: signup_app PORT DATABASE_URL";
-    let port: u16 = args.next().ok_or(usage)?.parse()?;
-    let url = args.next().ok_or(usage)?;
-    let db = if url.starts_with("postgres") {
-        let p = sqlx::postgres::PgPoolOptions::new().max_connections(32).connect(&url).await?;
+/// Connects to `url` (PostgreSQL, or MariaDB/MySQL) and creates table `users` if absent.
+pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+    Ok(if url.starts_with("postgres") {
+        let p = sqlx::postgres::PgPoolOptions::new().max_connections(32).connect(url).await?;
         sqlx::raw_sql(SCHEMA).execute(&p).await?;
         Db::Pg(p)
     } else {
@@ -117,15 +116,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&p).await?;
         Db::My(p)
-    };
-    let app = Router::new()
+    })
+}
+
+/// The service's routes on `db`.
+pub fn router(db: Db) -> Router {
+    Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ping", get(|| async { "pong" }))
         .route("/signup/naive", post(naive))
         .route("/signup/fixed", post(fixed))
-        .with_state(db);
+        .with_state(db)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: signup_app PORT DATABASE_URL";
+    let port: u16 = args.next().ok_or(usage)?.parse()?;
+    let url = args.next().ok_or(usage)?;
+    let db = connect(&url).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("signup_app listening on 127.0.0.1:{port}");
-    axum::serve(listener, app).await?;
+    axum::serve(listener, router(db)).await?;
     Ok(())
 }
