@@ -161,6 +161,8 @@ pub struct Scenarios {
     pub plans: Vec<Plan>,
     /// Interleaving scenarios (sessions, steps, permutations; TOML or isolation `.spec`).
     pub interleavings: Vec<interleave::InterleavePlan>,
+    /// Application scenarios (an `[app]` table: HTTP endpoints raced, see [`crate::apptarget`]).
+    pub apps: Vec<crate::apptarget::AppPlan>,
 }
 
 /// Loads every scenario under `paths`; all diagnostics are collected before failing. Only
@@ -197,7 +199,15 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
                 continue;
             }
         };
-        if interleave::is_interleaving_file(&f, &text) {
+        if crate::apptarget::is_app_file(&f, &text) {
+            match crate::apptarget::parse(&f, &text) {
+                Ok(p) if p.only_when_named && !named(paths, &f) => {
+                    tracing::info!("{}: run only when named (only_when_named)", f.display());
+                }
+                Ok(p) => out.apps.push(p),
+                Err(d) => errors.push(d.to_string()),
+            }
+        } else if interleave::is_interleaving_file(&f, &text) {
             match interleave::parse(&f, &text) {
                 Ok(p) => out.interleavings.push(p),
                 Err(d) => errors.push(d.to_string()),
@@ -214,6 +224,17 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Scenarios, AppError> {
     } else {
         Err(AppError::Scenario(errors))
     }
+}
+
+/// True when `file` or its directory is one of `paths` (not merely below one).
+fn named(paths: &[PathBuf], file: &std::path::Path) -> bool {
+    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    };
+    paths
+        .iter()
+        .any(|p| same(p, file) || file.parent().is_some_and(|d| same(p, d)))
 }
 
 fn apply_overrides(plan: &mut Plan, args: &RunOptions) {
@@ -730,7 +751,8 @@ pub async fn resolve_servers(
             || scenarios
                 .interleavings
                 .iter()
-                .any(|p| p.dialects.contains(&dialect));
+                .any(|p| p.dialects.contains(&dialect))
+            || scenarios.apps.iter().any(|p| p.needs(dialect));
         if !needed {
             continue;
         }
@@ -815,13 +837,27 @@ async fn run_on(
     args: &RunOptions,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, AppError> {
-    if servers.is_empty() {
+    if servers.is_empty() && (!scenarios.plans.is_empty() || !scenarios.interleavings.is_empty()) {
         return Err(AppError::Usage(
             "no server to run on: the scenarios support none of the selected dialects".into(),
         ));
     }
     let command = args.paths.iter().map(|p| p.display().to_string()).collect();
     let (mut report, lost) = run_plans_lost(&scenarios.plans, servers, args, command, cancel).await;
+    for plan in &scenarios.apps {
+        if cancel.is_cancelled() {
+            report.interrupted = true;
+            break;
+        }
+        let (sr, infos) = crate::apptarget::run(plan, servers, &report.run_id, cancel).await;
+        for i in infos {
+            if !report.servers.iter().any(|s| s.database == i.database) {
+                report.servers.push(i);
+            }
+        }
+        report.scenarios.push(sr);
+        report.conclude();
+    }
     let alive: Vec<Server> = servers
         .iter()
         .filter(|s| !lost.contains(&s.target.label))

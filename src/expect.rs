@@ -183,6 +183,17 @@ impl Expectation {
         database: Option<Dialect>,
         text: &str,
     ) -> Result<Expectation, String> {
+        Self::parse_with(strategy, database, text, &[])
+    }
+
+    /// [`Expectation::parse`], also accepting the user's figure names `extra` (verification
+    /// queries of a race).
+    pub fn parse_with(
+        strategy: &str,
+        database: Option<Dialect>,
+        text: &str,
+        extra: &[String],
+    ) -> Result<Expectation, String> {
         let t = text.trim();
         let ops = [
             ("==", Op::Eq),
@@ -204,11 +215,12 @@ impl Expectation {
         };
         let figure = t[..pos].trim().to_string();
         let value_text = t[pos + sym.len()..].trim();
-        if !is_figure(&figure) {
+        if !is_figure(&figure) && !extra.contains(&figure) {
             let known: Vec<&str> = Outcome::ALL
                 .iter()
                 .map(|o| o.name())
                 .chain(FIGURES.iter().copied())
+                .chain(extra.iter().map(String::as_str))
                 .collect();
             let hint = did_you_mean(&figure, &known)
                 .map(|k| format!("did you mean `{k}`? "))

@@ -26,8 +26,12 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Race your own Rust code (a repository's get-or-create, a service call) and assert its
+//! verdict with [`race::race`]; see `docs/race.md`.
 
 pub mod app;
+pub mod apptarget;
 pub mod db;
 pub mod exit;
 pub mod expect;
@@ -38,6 +42,7 @@ pub mod metrics;
 pub mod options;
 pub mod plan;
 pub mod provision;
+pub mod race;
 pub mod report;
 pub mod runner;
 pub mod scenario;

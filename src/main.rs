@@ -71,6 +71,14 @@ fn main() -> ExitCode {
                         if n == 1 { "strategy" } else { "strategies" }
                     ));
                 }
+                for p in found.apps {
+                    let n = p.endpoints.len();
+                    text.push_str(&format!(
+                        "ok: {} ({n} {}, application)\n",
+                        p.source.display(),
+                        if n == 1 { "endpoint" } else { "endpoints" }
+                    ));
+                }
                 for p in found.interleavings {
                     let n = p.sessions.len();
                     text.push_str(&format!(

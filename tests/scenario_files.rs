@@ -35,6 +35,12 @@ fn every_bundled_scenario_is_valid_and_has_expectations() {
             "{}: should open with a comment on what it teaches",
             f.display()
         );
+        if keyrace::apptarget::is_app_file(&f, &text) {
+            let plan = keyrace::apptarget::parse(&f, &text).unwrap_or_else(|d| panic!("{d}"));
+            assert!(!plan.expectations.is_empty(), "{}: no expectations", f.display());
+            assert!(!plan.teaches.is_empty(), "{}: no `teaches`", f.display());
+            continue;
+        }
         let plan = keyrace::scenario::load(&f).unwrap_or_else(|d| panic!("{d}"));
         assert!(
             !plan.expectations.is_empty(),

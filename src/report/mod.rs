@@ -332,6 +332,10 @@ pub struct StrategyResult {
     /// Every error code that ended operations, with the first message and step.
     #[serde(default)]
     pub errors: Vec<ErrorSummary>,
+    /// Figures named by the user: values of verification queries and measurements of an
+    /// application race (`release_spread_p50_us` ...); expectations may bound them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub figures: BTreeMap<String, f64>,
 }
 
 /// The operations that ended in one error code, with the server's first message.
@@ -370,7 +374,7 @@ impl StrategyResult {
             "ops_per_sec" => return Some(self.ops_per_sec),
             "p50_us" => self.latency_us.p50,
             "p99_us" => self.latency_us.p99,
-            _ => return None,
+            _ => return self.figures.get(name).copied(),
         };
         Some(v as f64)
     }

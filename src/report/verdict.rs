@@ -56,6 +56,13 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
+impl Verdict {
+    /// True when the level is [`VerdictLevel::Safe`].
+    pub fn is_safe(&self) -> bool {
+        self.level == VerdictLevel::Safe
+    }
+}
+
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", num(n), if n == 1 { one } else { many })
 }

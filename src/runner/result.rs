@@ -92,6 +92,7 @@ pub fn result_of(
         repetitions: vec![],
         partial,
         errors,
+        figures: BTreeMap::new(),
     };
     // Partial figures of an interrupted run would fail bounds like `inserted = 150` for no
     // reason: expectations are only evaluated on complete runs.
@@ -135,5 +136,6 @@ pub fn unavailable(strategy: &str, target: &Target, why: &str) -> StrategyResult
         repetitions: vec![],
         partial: false,
         errors: Vec::new(),
+        figures: BTreeMap::new(),
     }
 }

@@ -11,7 +11,10 @@ use std::path::Path;
 
 pub use diagnostic::Diagnostic;
 pub use files::{MAX_FILE_BYTES, discover, read_text, text_of};
-pub use validate::{DurationError, MAX_DURATION, MAX_WORKERS, MIN_DURATION, parse_duration};
+pub use raw::RawWorkload;
+pub use validate::{
+    DurationError, MAX_DURATION, MAX_WORKERS, MIN_DURATION, parse_duration, validate_workload,
+};
 
 use crate::plan::Plan;
 

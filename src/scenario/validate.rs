@@ -237,6 +237,14 @@ pub fn validate(path: &Path, text: &str, raw: RawScenario) -> Result<Plan, Diagn
     })
 }
 
+/// Checks a `[workload]` table read from `path` (`text` is the file, for locating errors);
+/// shared by stress and application scenario files.
+///
+/// Errors: a located [`Diagnostic`].
+pub fn validate_workload(path: &Path, text: &str, w: &RawWorkload) -> Result<Workload, Diagnostic> {
+    workload(&Checker { path, text }, w)
+}
+
 fn workload(c: &Checker, w: &RawWorkload) -> Result<Workload, Diagnostic> {
     let shape = match &w.shape {
         None => Shape::Signup,

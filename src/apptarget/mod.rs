@@ -1,0 +1,190 @@
+//! Application targets: scenario files with an `[app]` table race the user's HTTP endpoints
+//! (one keep-alive connection per worker, requests of a round released together) with the
+//! same workload engine as [`crate::race`], then check the application's database with the
+//! scenario's verification queries. The application is the user's running one (`url`), or
+//! one keyrace starts per server of the run (`start`) against a fresh database there.
+
+pub mod http;
+pub mod plan;
+pub mod start;
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+pub use plan::{AppDatabase, AppPlan, is_app_file, parse};
+
+use crate::app::{self, Server};
+use crate::race::{self, Op, RaceOptions};
+use crate::report::{ScenarioReport, ServerInfo, StrategyResult};
+use crate::runner;
+use http::{Base, HttpConn};
+
+/// Runs an application scenario: per database (the URL's, or a fresh one on each of
+/// `servers` of its dialects), the application started if the scenario says so, every
+/// endpoint raced in turn. Databases are named `keyrace_<run_id>_app<n>`.
+///
+/// Returns the scenario's report (its `error` says what stopped it: an unreachable
+/// application names the URL) and the servers its results name.
+pub async fn run(
+    plan: &AppPlan,
+    servers: &[Server],
+    run_id: &str,
+    cancel: &CancellationToken,
+) -> (ScenarioReport, Vec<ServerInfo>) {
+    let mut sr = ScenarioReport {
+        name: plan.name.clone(),
+        file: plan.source.display().to_string(),
+        description: plan.description.clone(),
+        teaches: plan.teaches.clone(),
+        claims: vec![],
+        workload: serde_json::to_value(&plan.workload).unwrap_or_default(),
+        table: serde_json::json!({ "key_type": "text", "key_format": plan.key_format }),
+        results: vec![],
+        error: None,
+        repeat: plan.workload.repeat.max(1),
+        fastest_safe: vec![],
+    };
+    let mut infos = Vec::new();
+    let mut errors = Vec::new();
+    match &plan.database {
+        AppDatabase::Url(url) => {
+            let dialect = race::dialect_of_url(url);
+            let server = match dialect {
+                None => Err(format!(
+                    "`{}` is not a postgres:// or mysql:// URL",
+                    crate::db::redact_url(url)
+                )),
+                Some(d) => app::connect_server(d, url, "url", None)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            match server {
+                Ok(s) => {
+                    infos.push(s.info.clone());
+                    if let Err(e) = on_database(plan, &s, &mut sr.results, cancel).await {
+                        errors.push(e);
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        AppDatabase::Run(dialects) => {
+            for (n, s) in servers
+                .iter()
+                .filter(|s| dialects.contains(&s.target.dialect()))
+                .enumerate()
+            {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                let name = format!("keyrace_{run_id}_app{n}");
+                if s.info.provider == "url" {
+                    crate::provision::run_state::record_database(
+                        s.target.dialect(),
+                        &s.target.url,
+                        &name,
+                    );
+                }
+                if let Err(e) = runner::create_database(&s.target, &name).await {
+                    errors.push(format!("cannot create database {name} on {}: {e}", s.target.label));
+                    continue;
+                }
+                let mut own = s.clone();
+                own.target.url = crate::db::database_url(&s.target.url, &name);
+                infos.push(s.info.clone());
+                if let Err(e) = on_database(plan, &own, &mut sr.results, cancel).await {
+                    errors.push(e);
+                }
+                if let Err(e) = runner::drop_database(&s.target, &name).await {
+                    tracing::warn!("could not drop database {name} on {}: {e}", s.target.label);
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        sr.error = Some(errors.join("\n"));
+    }
+    (sr, infos)
+}
+
+/// Starts the application if needed, checks it answers, races every endpoint, stops it.
+async fn on_database(
+    plan: &AppPlan,
+    server: &Server,
+    results: &mut Vec<StrategyResult>,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let port = start::free_port().map_err(|e| format!("no free port: {e}"))?;
+    let url = plan.url.replace("{port}", &port.to_string());
+    let base = Base::parse(&url)?;
+    let mut started = None;
+    if let Some(argv) = &plan.start {
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| {
+                a.replace("{port}", &port.to_string())
+                    .replace("{database_url}", &server.target.url)
+            })
+            .collect();
+        let mut a = start::App::start(&argv, &plan.dir)?;
+        let ready = tokio::select! {
+            r = a.wait_ready(&base, &plan.ready, plan.ready_timeout) => r,
+            _ = cancel.cancelled() => Err("interrupted".into()),
+        };
+        if let Err(e) = ready {
+            a.stop().await;
+            return Err(format!("{}: {url}{}: {e}", plan.name, plan.ready));
+        }
+        started = Some(a);
+    } else if let Err(e) = start::probe(&base, &plan.ready).await {
+        return Err(format!(
+            "{}: the application at {url} is unreachable ({e})",
+            plan.name
+        ));
+    }
+    let mut outcome = Ok(());
+    for (name, ep) in &plan.endpoints {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let options = RaceOptions {
+            name: name.clone(),
+            url: server.target.url.clone(),
+            workload: plan.workload.clone(),
+            key_format: plan.key_format.clone(),
+            // The driver bounds each request itself; this only catches a stuck driver.
+            call_timeout: ep.timeout + std::time::Duration::from_secs(1),
+            step: format!("{} {}", ep.method, ep.path),
+            setup: plan.setup.clone(),
+            cleanup: plan.cleanup.clone(),
+            verify: plan.verify.clone(),
+            expect: vec![],
+        };
+        let conns: Arc<Vec<Mutex<HttpConn>>> = Arc::new(
+            (0..plan.workload.workers)
+                .map(|_| Mutex::new(HttpConn::new(base.clone())))
+                .collect(),
+        );
+        let ep = Arc::new(ep.clone());
+        let f = move |op: Op| {
+            let (conns, ep) = (conns.clone(), ep.clone());
+            async move { conns[op.worker].lock().await.call(&ep, &op).await }
+        };
+        match race::race_on(&options, server, Arc::new(f), &plan.expectations).await {
+            Ok(mut r) => {
+                r.isolation = "the application's".into();
+                results.push(r);
+            }
+            Err(e) => {
+                outcome = Err(format!("{} · {name} · {}: {e}", plan.name, server.target.label));
+                break;
+            }
+        }
+    }
+    if let Some(a) = started {
+        a.stop().await;
+    }
+    outcome
+}
