@@ -36,20 +36,27 @@ type Reply = (StatusCode, String);
 
 fn failed(e: sqlx::Error) -> Reply {
     // What many handlers do: any database error becomes a 500.
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("database error: {e}"))
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("database error: {e}"),
+    )
 }
 
 /// Check, then insert: two sessions can both find nothing and both insert.
 async fn naive(State(db): State<Db>, Json(s): Json<Signup>) -> Reply {
     let found = match &db {
-        Db::Pg(p) => sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE email = $1")
-            .bind(&s.email)
-            .fetch_optional(p)
-            .await,
-        Db::My(p) => sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE email = ?")
-            .bind(&s.email)
-            .fetch_optional(p)
-            .await,
+        Db::Pg(p) => {
+            sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE email = $1")
+                .bind(&s.email)
+                .fetch_optional(p)
+                .await
+        }
+        Db::My(p) => {
+            sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE email = ?")
+                .bind(&s.email)
+                .fetch_optional(p)
+                .await
+        }
     };
     match found {
         Err(e) => return failed(e),
@@ -101,12 +108,16 @@ async fn fixed(State(db): State<Db>, Json(s): Json<Signup>) -> Reply {
     }
 }
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (email VARCHAR(255) PRIMARY KEY, name VARCHAR(255))";
+const SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS users (email VARCHAR(255) PRIMARY KEY, name VARCHAR(255))";
 
 /// Connects to `url` (PostgreSQL, or MariaDB/MySQL) and creates table `users` if absent.
 pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
     Ok(if url.starts_with("postgres") {
-        let p = sqlx::postgres::PgPoolOptions::new().max_connections(32).connect(url).await?;
+        let p = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(32)
+            .connect(url)
+            .await?;
         sqlx::raw_sql(SCHEMA).execute(&p).await?;
         Db::Pg(p)
     } else {

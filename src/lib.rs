@@ -33,6 +33,7 @@
 pub mod app;
 pub mod apptarget;
 pub mod db;
+pub mod error;
 pub mod exit;
 pub mod expect;
 pub mod interleave;
@@ -46,6 +47,7 @@ pub mod race;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod server;
 pub mod strategy;
 pub mod verify;
 pub mod vocab;

@@ -78,7 +78,9 @@ async fn naive_endpoint_is_not_safe_and_fixed_is_on_both_engines() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let serving = tokio::spawn(async move {
-            axum::serve(listener, signup_app::router(pool)).await.unwrap();
+            axum::serve(listener, signup_app::router(pool))
+                .await
+                .unwrap();
         });
         let report = run(&scenario(&format!("http://127.0.0.1:{port}"), &db_url)).await;
         serving.abort();
@@ -93,10 +95,21 @@ async fn naive_endpoint_is_not_safe_and_fixed_is_on_both_engines() {
             "{dialect}: naive {:?} {:?}; fixed {:?} figures {:?}",
             naive.outcomes, naive.other_codes, fixed.outcomes, fixed.figures
         );
-        assert!(naive.outcomes.other > 0, "{dialect}: no 500 from the naive endpoint");
-        assert!(naive.other_codes.contains_key("http 500"), "{dialect}: {:?}", naive.other_codes);
+        assert!(
+            naive.outcomes.other > 0,
+            "{dialect}: no 500 from the naive endpoint"
+        );
+        assert!(
+            naive.other_codes.contains_key("http 500"),
+            "{dialect}: {:?}",
+            naive.other_codes
+        );
         assert_ne!(naive.verdict.as_ref().unwrap().level, VerdictLevel::Safe);
-        assert!(fixed.verdict.as_ref().unwrap().is_safe(), "{dialect}: {:?}", fixed.verdict);
+        assert!(
+            fixed.verdict.as_ref().unwrap().is_safe(),
+            "{dialect}: {:?}",
+            fixed.verdict
+        );
         assert_eq!(fixed.ops, 180);
         assert_eq!(fixed.outcomes.inserted, 30, "{dialect}: one 201 per round");
         assert!(fixed.held(), "{dialect}: {:?}", fixed.expectations);
@@ -128,8 +141,12 @@ fn application_files_are_checked_with_locations() {
     let bad = scenario("http://127.0.0.1:1", "postgres").to_string();
     let e = keyrace::apptarget::parse(std::path::Path::new("a.toml"), &bad).unwrap_err();
     assert!(e.to_string().contains("needs `start`"), "{e}");
-    let bad = scenario("http://127.0.0.1:1", "postgres://x@h/x").replace("duplicates = 0", "dupes = 0");
+    let bad =
+        scenario("http://127.0.0.1:1", "postgres://x@h/x").replace("duplicates = 0", "dupes = 0");
     let e = keyrace::apptarget::parse(std::path::Path::new("a.toml"), &bad).unwrap_err();
     assert!(e.to_string().contains("unknown figure `dupes`"), "{e}");
-    assert!(keyrace::apptarget::is_app_file(std::path::Path::new("a.toml"), &bad));
+    assert!(keyrace::apptarget::is_app_file(
+        std::path::Path::new("a.toml"),
+        &bad
+    ));
 }

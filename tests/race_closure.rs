@@ -170,7 +170,10 @@ fn check(dialect: Dialect, naive: &Report, fixed: &Report) {
     );
     // The report is the same type `keyrace run` writes: it renders and serialises.
     let json = serde_json::to_value(fixed).expect("serialises");
-    assert_eq!(json["scenarios"][0]["results"][0]["verdict"]["level"], "safe");
+    assert_eq!(
+        json["scenarios"][0]["results"][0]["verdict"]["level"],
+        "safe"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,5 +234,8 @@ async fn a_bad_expectation_and_a_failing_query_are_reported() {
     })
     .await
     .expect_err("bad url");
-    assert!(e.to_string().contains("not a postgres:// or mysql:// URL"), "{e}");
+    assert!(
+        e.to_string().contains("not a postgres:// or mysql:// URL"),
+        "{e}"
+    );
 }

@@ -37,7 +37,11 @@ fn every_bundled_scenario_is_valid_and_has_expectations() {
         );
         if keyrace::apptarget::is_app_file(&f, &text) {
             let plan = keyrace::apptarget::parse(&f, &text).unwrap_or_else(|d| panic!("{d}"));
-            assert!(!plan.expectations.is_empty(), "{}: no expectations", f.display());
+            assert!(
+                !plan.expectations.is_empty(),
+                "{}: no expectations",
+                f.display()
+            );
             assert!(!plan.teaches.is_empty(), "{}: no `teaches`", f.display());
             continue;
         }

@@ -28,10 +28,12 @@ pub struct StatusMap {
 impl StatusMap {
     /// The class of `status`, if mapped.
     pub fn get(&self, status: u16) -> Option<Outcome> {
-        self.exact
-            .get(&status)
-            .copied()
-            .or_else(|| self.classes.get(usize::from(status / 100)).copied().flatten())
+        self.exact.get(&status).copied().or_else(|| {
+            self.classes
+                .get(usize::from(status / 100))
+                .copied()
+                .flatten()
+        })
     }
 
     /// Adds a mapping from its scenario-file spelling: `"201"` or `"5xx"`.
@@ -49,7 +51,9 @@ impl StatusMap {
             self.classes[usize::from(b[0] - b'0')] = Some(outcome);
             return Ok(());
         }
-        Err(format!("`{key}` is not a status (`201`) nor a status class (`5xx`)"))
+        Err(format!(
+            "`{key}` is not a status (`201`) nor a status class (`5xx`)"
+        ))
     }
 }
 
@@ -126,7 +130,10 @@ impl Base {
         if authority.is_empty() {
             return Err(format!("`{url}`: no host"));
         }
-        let authority = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        let authority = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             authority.to_string()
         } else {
             format!("{authority}:80")
@@ -165,7 +172,11 @@ impl HttpConn {
                 std::io::ErrorKind::ConnectionRefused => "refused",
                 _ => "connect",
             };
-            failure(Outcome::ConnectionError, code, format!("connecting to {a}: {e}"))
+            failure(
+                Outcome::ConnectionError,
+                code,
+                format!("connecting to {a}: {e}"),
+            )
         })?;
         let _ = stream.set_nodelay(true);
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -209,7 +220,11 @@ impl HttpConn {
                 .map_err(|e| failure(Outcome::Other, "request", format!("header {name}: {e}")))?;
             req = req.header(name, v);
         }
-        let body = ep.body.as_deref().map(|b| render(b, op)).unwrap_or_default();
+        let body = ep
+            .body
+            .as_deref()
+            .map(|b| render(b, op))
+            .unwrap_or_default();
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failure(Outcome::Other, "request", e.to_string()))?;
@@ -261,7 +276,10 @@ mod tests {
     #[test]
     fn templates_fill_known_names_and_keep_other_braces() {
         assert_eq!(
-            render(r#"{"email":"{key}","w":{worker},"s":{seq},"p":"{payload}","x":{}}"#, &op()),
+            render(
+                r#"{"email":"{key}","w":{worker},"s":{seq},"p":"{payload}","x":{}}"#,
+                &op()
+            ),
             r#"{"email":"user7@example.com","w":3,"s":12,"p":"w3-12","x":{}}"#
         );
         assert_eq!(render("/u/{key}?{", &op()), "/u/user7@example.com?{");
@@ -290,7 +308,10 @@ mod tests {
                 prefix: "/api".into()
             }
         );
-        assert_eq!(Base::parse("http://localhost").unwrap().authority, "localhost:80");
+        assert_eq!(
+            Base::parse("http://localhost").unwrap().authority,
+            "localhost:80"
+        );
         assert!(Base::parse("https://x").is_err());
     }
 }

@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use plan::{AppDatabase, AppPlan, is_app_file, parse};
 
-use crate::app::{self, Server};
 use crate::race::{self, Op, RaceOptions};
 use crate::report::{ScenarioReport, ServerInfo, StrategyResult};
 use crate::runner;
+use crate::server::{self as app, Server};
 use http::{Base, HttpConn};
 
 /// Runs an application scenario: per database (the URL's, or a fresh one on each of
@@ -39,6 +39,7 @@ pub async fn run(
         description: plan.description.clone(),
         teaches: plan.teaches.clone(),
         claims: vec![],
+        claim_verdicts: vec![],
         workload: serde_json::to_value(&plan.workload).unwrap_or_default(),
         table: serde_json::json!({ "key_type": "text", "key_format": plan.key_format }),
         results: vec![],
@@ -88,7 +89,10 @@ pub async fn run(
                     );
                 }
                 if let Err(e) = runner::create_database(&s.target, &name).await {
-                    errors.push(format!("cannot create database {name} on {}: {e}", s.target.label));
+                    errors.push(format!(
+                        "cannot create database {name} on {}: {e}",
+                        s.target.label
+                    ));
                     continue;
                 }
                 let mut own = s.clone();
@@ -178,7 +182,10 @@ async fn on_database(
                 results.push(r);
             }
             Err(e) => {
-                outcome = Err(format!("{} · {name} · {}: {e}", plan.name, server.target.label));
+                outcome = Err(format!(
+                    "{} · {name} · {}: {e}",
+                    plan.name, server.target.label
+                ));
                 break;
             }
         }

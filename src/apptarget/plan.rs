@@ -158,10 +158,16 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
     }
     let database = match a.database.get_ref() {
         toml::Value::String(u) if u.contains("://") => AppDatabase::Url(u.clone()),
-        toml::Value::String(d) => AppDatabase::Run(vec![dialect(d).map_err(|m| err(a.database.span(), m))?]),
+        toml::Value::String(d) => {
+            AppDatabase::Run(vec![dialect(d).map_err(|m| err(a.database.span(), m))?])
+        }
         toml::Value::Array(ds) => AppDatabase::Run(
             ds.iter()
-                .map(|d| d.as_str().ok_or("a dialect name".to_string()).and_then(dialect))
+                .map(|d| {
+                    d.as_str()
+                        .ok_or("a dialect name".to_string())
+                        .and_then(dialect)
+                })
                 .collect::<Result<_, _>>()
                 .map_err(|m| err(a.database.span(), m))?,
         ),
@@ -186,12 +192,18 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
     for e in raw.endpoints.get_ref() {
         let name = e.name.get_ref().clone();
         if endpoints.iter().any(|(n, _)| *n == name) {
-            return Err(err(e.name.span(), format!("a second endpoint named `{name}`")));
+            return Err(err(
+                e.name.span(),
+                format!("a second endpoint named `{name}`"),
+            ));
         }
         endpoints.push((name, endpoint(e).map_err(|(span, m)| err(span, m))?));
     }
     if endpoints.is_empty() {
-        return Err(err(raw.endpoints.span(), "no `[[endpoint]]` to race".into()));
+        return Err(err(
+            raw.endpoints.span(),
+            "no `[[endpoint]]` to race".into(),
+        ));
     }
     let verify: Vec<(String, String)> = a.verify.clone().into_iter().collect();
     let names: Vec<String> = verify.iter().map(|(n, _)| n.clone()).collect();
@@ -203,7 +215,10 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
                 n.get_ref().clone()
             }
             Some(n) => {
-                return Err(err(n.span(), format!("no endpoint named `{}`", n.get_ref())));
+                return Err(err(
+                    n.span(),
+                    format!("no endpoint named `{}`", n.get_ref()),
+                ));
             }
         };
         let db = match &x.database {
@@ -230,7 +245,10 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
         ready: a.ready.clone().unwrap_or_else(|| "/".into()),
         ready_timeout,
         database,
-        key_format: a.key_format.clone().unwrap_or_else(|| "user{}@example.com".into()),
+        key_format: a
+            .key_format
+            .clone()
+            .unwrap_or_else(|| "user{}@example.com".into()),
         setup: a.setup.clone(),
         cleanup: a.cleanup.clone(),
         verify,
@@ -264,7 +282,11 @@ fn endpoint(e: &RawEndpoint) -> Result<Endpoint, Located> {
                 let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.name()).collect();
                 (
                     v.span(),
-                    format!("unknown outcome `{}`; use one of {}", v.get_ref(), names.join(", ")),
+                    format!(
+                        "unknown outcome `{}`; use one of {}",
+                        v.get_ref(),
+                        names.join(", ")
+                    ),
                 )
             })?;
         status.insert(k, o).map_err(|m| (e.status.span(), m))?;

@@ -24,7 +24,9 @@ pub struct App {
 ///
 /// Errors: the I/O error.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Keeps the last 4 KiB of the application's standard error, for error messages.
@@ -43,9 +45,13 @@ impl App {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start `{}` in {}: {e}", argv.join(" "), dir.display()))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot start `{}` in {}: {e}",
+                argv.join(" "),
+                dir.display()
+            )
+        })?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         if let Some(mut err) = child.stderr.take() {
             let tail = stderr.clone();
@@ -76,7 +82,12 @@ impl App {
     /// Waits until GET `base` + `path` answers 2xx, the process exits, or `limit` passes.
     ///
     /// Errors: why it is not ready, with the end of its standard error.
-    pub async fn wait_ready(&mut self, base: &Base, path: &str, limit: Duration) -> Result<(), String> {
+    pub async fn wait_ready(
+        &mut self,
+        base: &Base,
+        path: &str,
+        limit: Duration,
+    ) -> Result<(), String> {
         let start = Instant::now();
         let mut last = String::new();
         while start.elapsed() < limit {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use super::RaceError;
 use crate::db::Conn;
 use crate::metrics::Recorder;
-use crate::runner::Target;
 use crate::report::StrategyResult;
+use crate::runner::Target;
 use crate::verify::Verification;
 
 /// Runs each named query and reads its single value as a number.

@@ -51,13 +51,13 @@ use std::time::{Duration, Instant};
 pub use classify::Classify;
 pub use worker::Op;
 
-use crate::app::{self, Server};
 use crate::db::Conn;
 use crate::expect::Expectation;
 use crate::metrics::Recorder;
 use crate::plan::{Distribution, Isolation, Mode, Shape, Workload};
 use crate::report::{self, Report, ScenarioReport, StrategyResult};
 use crate::runner::{StrategyRun, Target};
+use crate::server::{self as app, Server};
 use crate::vocab::{Dialect, KeyType, Outcome};
 
 /// What to race and how to check it: the workload (defaults: 8 workers, 400 operations in
@@ -281,7 +281,16 @@ where
         let (recorder, elapsed, started, spread) =
             worker::run_all(o, server.target.engine, f.clone(), rep).await;
         let measured = figures::measure(&mut admin, &server.target, &o.verify).await?;
-        reps.push(result(o, server, recorder, elapsed, started, measured, spread, expectations));
+        reps.push(result(
+            o,
+            server,
+            recorder,
+            elapsed,
+            started,
+            measured,
+            spread,
+            expectations,
+        ));
     }
     if let Some(sql) = &o.cleanup {
         run_sql(&mut admin, &server.target, "the cleanup SQL", sql).await?;
@@ -333,6 +342,7 @@ fn assemble(o: &RaceOptions, server: Server, started_at: String, r: StrategyResu
         description: format!("keyrace::race of `{}`", o.name),
         teaches: String::new(),
         claims: vec![],
+        claim_verdicts: vec![],
         workload: serde_json::to_value(&o.workload).unwrap_or_default(),
         table: serde_json::json!({ "key_type": KeyType::Text, "key_format": o.key_format }),
         results: vec![r],

@@ -167,7 +167,10 @@ where
                 let e = e.classify(shared.engine);
                 (e.class, Some((e.code, e.message)))
             }
-            Ok(Err(_)) => (Outcome::Other, Some(("panic".into(), "the closure panicked".into()))),
+            Ok(Err(_)) => (
+                Outcome::Other,
+                Some(("panic".into(), "the closure panicked".into())),
+            ),
             Err(_) => (
                 Outcome::Timeout,
                 Some((
@@ -220,7 +223,13 @@ fn release_spread(starts: &[Vec<u64>]) -> BTreeMap<String, f64> {
     }
     spreads.sort_unstable();
     let us = |ns: u64| (ns as f64 / 100.0).round() / 10.0;
-    out.insert("release_spread_p50_us".into(), us(spreads[spreads.len() / 2]));
-    out.insert("release_spread_max_us".into(), us(*spreads.last().unwrap_or(&0)));
+    out.insert(
+        "release_spread_p50_us".into(),
+        us(spreads[spreads.len() / 2]),
+    );
+    out.insert(
+        "release_spread_max_us".into(),
+        us(*spreads.last().unwrap_or(&0)),
+    );
     out
 }
