@@ -425,3 +425,29 @@ fn a_missing_major_names_the_places_searched_and_the_install_command() {
         assert!(stderr.contains(part), "{part:?} in {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interleaving_using_merge_is_skipped_on_13_with_the_version_it_needs() {
+    let plan = keyrace::interleave::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/interleave/merge-unique-violation.toml"
+    )))
+    .unwrap_or_else(|d| panic!("{d}"));
+    let targets: Vec<_> = [13, 15]
+        .iter()
+        .map(|&m| keyrace::db::Target::new(Dialect::Postgres, format!("pg{m}"), url_of(m)))
+        .collect();
+    let r = keyrace::interleave::run(&plan, &targets, CancellationToken::new())
+        .await
+        .expect("ran");
+    let on13 = r.target("pg13").expect("13");
+    assert_eq!(
+        on13.skipped.as_deref(),
+        Some("needs MERGE (PostgreSQL 15 or later)"),
+        "{}",
+        on13.render_text()
+    );
+    let on15 = r.target("pg15").expect("15");
+    assert!(on15.skipped.is_none(), "{:?}", on15.skipped);
+    assert!(!on15.permutations.is_empty());
+}

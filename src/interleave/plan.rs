@@ -203,6 +203,29 @@ impl InterleavePlan {
         })
     }
 
+    /// The version-dependent features the steps use on `dialect`: a statement beginning with
+    /// `MERGE` needs [`crate::vocab::Feature::Merge`], one calling `merge_action(` needs
+    /// [`crate::vocab::Feature::MergeReturning`].
+    pub fn features(&self, dialect: Dialect) -> Vec<crate::vocab::Feature> {
+        use crate::vocab::Feature;
+        let mut out = Vec::new();
+        for s in &self.steps {
+            let Some(sql) = s.sql.for_dialect(dialect) else {
+                continue;
+            };
+            let sql = sql.to_ascii_lowercase();
+            if sql.split_whitespace().next() == Some("merge") {
+                out.push(Feature::Merge);
+            }
+            if sql.contains("merge_action(") {
+                out.push(Feature::MergeReturning);
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Why the plan cannot run on `dialect`, or `None` when it can.
     pub fn unsupported_reason(&self, dialect: Dialect) -> Option<String> {
         if !self.dialects.contains(&dialect) {
