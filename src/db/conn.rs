@@ -77,6 +77,22 @@ pub struct StepResult {
     pub first_bool: Option<bool>,
 }
 
+/// Runs `fut` within `limit`; on expiry a [`Outcome::Timeout`] error naming `what`.
+pub async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(DbError {
+            class: Outcome::Timeout,
+            code: "timeout".into(),
+            message: format!("no answer to {what} within {} ms", limit.as_millis()),
+        }),
+    }
+}
+
 /// The error of a statement or connect that got no answer within `limit`.
 fn timed_out(what: &str, limit: Duration) -> DbError {
     DbError {
@@ -151,7 +167,7 @@ impl Conn {
         self.engine
     }
 
-    /// Sets the engine once the server has said what it is (see [`Engine::detect`]).
+    /// Sets the engine once the server has said what it is (see [`super::detect`]).
     pub fn set_engine(&mut self, engine: Engine) {
         self.engine = engine;
     }

@@ -12,7 +12,7 @@ mod url;
 
 pub use backend::{Backend, Capabilities, Engine, Version};
 pub use conn::{
-    Conn, DEFAULT_CONNECT_TIMEOUT, Param, StepResult, cancel_backend, connect_timeout,
+    Conn, DEFAULT_CONNECT_TIMEOUT, Param, StepResult, bounded, cancel_backend, connect_timeout,
     set_connect_timeout,
 };
 pub use drop_guard::{DropGuard, drop_database_sql};

@@ -70,14 +70,7 @@ impl Target {
             admin.close().await;
             r
         };
-        match tokio::time::timeout(limit, work).await {
-            Ok(r) => r,
-            Err(_) => Err(DbError {
-                class: crate::vocab::Outcome::Timeout,
-                code: "timeout".into(),
-                message: format!("no answer to DROP DATABASE within {} ms", limit.as_millis()),
-            }),
-        }
+        super::bounded(limit, "DROP DATABASE", work).await
     }
 
     /// Its dialect (the engine's).
@@ -114,30 +107,26 @@ impl Target {
 }
 
 /// Asks the server on `conn` what it is: its `SELECT version()` text and the engine that
-/// recognises it (see [`Engine::detect`]); the connection's error table becomes that
+/// recognises it, in [`super::backend::BACKENDS`] order; the connection's error table becomes that
 /// engine's.
 ///
 /// Errors: the database error of `SELECT version()`.
 pub async fn detect(conn: &mut Conn) -> Result<(String, Engine), DbError> {
     let version = info::version(conn).await?;
     let dialect = conn.dialect();
-    let engine = {
-        let conn = &mut *conn;
-        let mut answers = Vec::new();
-        for b in Engine::all().filter(|e| e.dialect() == dialect) {
-            if let Some(sql) = b.identify_sql() {
-                answers.push((sql, conn.scalar_text(sql).await.ok().flatten()));
-            }
+    // The first registered engine of the dialect that recognises the server (most
+    // specific first: Galera before MariaDB); an identify query that fails answers `None`.
+    let mut engine = Engine::default_for(dialect);
+    for b in Engine::all().filter(|e| e.dialect() == dialect) {
+        let answer = match b.identify_sql() {
+            Some(sql) => conn.scalar_text(sql).await.ok().flatten(),
+            None => None,
+        };
+        if b.recognizes(&version, answer.as_deref()) {
+            engine = b;
+            break;
         }
-        Engine::detect(dialect, &version, |sql| {
-            let a = answers
-                .iter()
-                .find(|(s, _)| *s == sql)
-                .and_then(|(_, a)| a.clone());
-            async move { a }
-        })
-        .await
-    };
+    }
     conn.set_engine(engine);
     Ok((version, engine))
 }

@@ -203,22 +203,14 @@ impl InterleavePlan {
         })
     }
 
-    /// The version-dependent features the steps use on `dialect`: a statement beginning with
-    /// `MERGE` needs [`crate::vocab::Feature::Merge`], one calling `merge_action(` needs
-    /// [`crate::vocab::Feature::MergeReturning`].
+    /// The version-dependent features the steps use on `dialect` (see
+    /// [`crate::vocab::Feature::used_by`]), sorted, without duplicates.
     pub fn features(&self, dialect: Dialect) -> Vec<crate::vocab::Feature> {
         use crate::vocab::Feature;
         let mut out = Vec::new();
         for s in &self.steps {
-            let Some(sql) = s.sql.for_dialect(dialect) else {
-                continue;
-            };
-            let sql = sql.to_ascii_lowercase();
-            if sql.split_whitespace().next() == Some("merge") {
-                out.push(Feature::Merge);
-            }
-            if sql.contains("merge_action(") {
-                out.push(Feature::MergeReturning);
+            if let Some(sql) = s.sql.for_dialect(dialect) {
+                out.extend(Feature::used_by(sql));
             }
         }
         out.sort();

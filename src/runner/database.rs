@@ -4,27 +4,13 @@
 use std::time::Duration;
 
 use super::{HarnessError, Target};
-use crate::db::{Conn, DbError, Outcome, database_url};
+use crate::db::{Conn, DbError, database_url};
 use crate::plan::{KeyType, Plan, StrategyPlan};
 
 /// The limit on creating or dropping a database when none is given.
 pub const DDL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs `fut` within `limit`; on expiry a [`Outcome::Timeout`] error naming `what`.
-pub(super) async fn bounded<T>(
-    limit: Duration,
-    what: &str,
-    fut: impl std::future::Future<Output = Result<T, DbError>>,
-) -> Result<T, DbError> {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(r) => r,
-        Err(_) => Err(DbError {
-            class: Outcome::Timeout,
-            code: "timeout".into(),
-            message: format!("no answer to {what} within {} ms", limit.as_millis()),
-        }),
-    }
-}
+pub(super) use crate::db::bounded;
 
 /// Creates database `name` on the target (dropping a leftover of the same name first),
 /// each statement bounded by [`DDL_TIMEOUT`].

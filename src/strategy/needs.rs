@@ -7,9 +7,8 @@
 use crate::plan::Program;
 use crate::vocab::Feature;
 
-/// The features the steps of `program` use: a step whose statement begins with `MERGE`
-/// needs [`Feature::Merge`]; one that calls `merge_action(` needs
-/// [`Feature::MergeReturning`]. Sorted, without duplicates.
+/// The features the steps of `program` use (see [`Feature::used_by`]), sorted, without
+/// duplicates.
 pub fn features(program: &Program) -> Vec<Feature> {
     let mut out = Vec::new();
     let steps = program
@@ -19,13 +18,7 @@ pub fn features(program: &Program) -> Vec<Feature> {
         .chain(&program.fallback)
         .chain(&program.finally);
     for step in steps {
-        let sql = step.template.to_ascii_lowercase();
-        if sql.split_whitespace().next().is_some_and(|w| w == "merge") {
-            out.push(Feature::Merge);
-        }
-        if sql.contains("merge_action(") {
-            out.push(Feature::MergeReturning);
-        }
+        out.extend(Feature::used_by(&step.template));
     }
     out.sort();
     out.dedup();

@@ -15,6 +15,21 @@ pub enum Feature {
 }
 
 impl Feature {
+    /// The version-dependent features one SQL text uses: a statement beginning with `MERGE`
+    /// needs [`Feature::Merge`], one calling `merge_action(` needs
+    /// [`Feature::MergeReturning`].
+    pub fn used_by(sql: &str) -> impl Iterator<Item = Feature> {
+        let sql = sql.to_ascii_lowercase();
+        let merge = sql.split_whitespace().next() == Some("merge");
+        let returning = sql.contains("merge_action(");
+        [
+            (merge, Feature::Merge),
+            (returning, Feature::MergeReturning),
+        ]
+        .into_iter()
+        .filter_map(|(used, f)| used.then_some(f))
+    }
+
     /// How an error message names it, with the first version that has it.
     pub fn describe(self) -> &'static str {
         match self {

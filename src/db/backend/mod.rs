@@ -214,25 +214,6 @@ impl Engine {
     pub fn all() -> impl Iterator<Item = Engine> {
         BACKENDS.iter().map(|&b| Engine(b))
     }
-
-    /// The first registered engine of `dialect` that recognises the server, given its
-    /// `version` text and a function answering the engines' identify queries.
-    pub async fn detect<F, Fut>(dialect: Dialect, version: &str, mut ask: F) -> Engine
-    where
-        F: FnMut(&'static str) -> Fut,
-        Fut: std::future::Future<Output = Option<String>>,
-    {
-        for &b in BACKENDS.iter().filter(|b| b.dialect() == dialect) {
-            let answer = match b.identify_sql() {
-                Some(sql) => ask(sql).await,
-                None => None,
-            };
-            if b.recognizes(version, answer.as_deref()) {
-                return Engine(b);
-            }
-        }
-        Engine::default_for(dialect)
-    }
 }
 
 impl std::ops::Deref for Engine {
