@@ -509,11 +509,12 @@ async fn run_plans_lost(
             if rs.is_empty() {
                 continue;
             }
-            let dialect = servers[cells[i].1].target.dialect();
+            let target = &servers[cells[i].1].target;
             sr.results.push(report::combine(
                 rs,
                 &plan.expectations,
-                dialect,
+                target.dialect(),
+                target.engine.name(),
                 &plan.workload,
             ));
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{Dialect, Outcome};
+use crate::vocab::{Dialect, Outcome, SqlKey};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,8 +162,11 @@ impl Bound {
 pub struct Expectation {
     /// Strategy name, or `*` for all.
     pub strategy: String,
-    /// Dialect, or `None` for both.
-    pub database: Option<Dialect>,
+    /// A dialect (`postgres`, `mysql`) or one engine of it (`mariadb`, `mysql8`, `galera`);
+    /// `None` for every database. An engine's expectation on a figure replaces the less
+    /// specific ones on the same figure for that engine (see [`select`]).
+    #[serde(serialize_with = "ser_scope")]
+    pub database: Option<SqlKey>,
     /// The figure's name.
     pub figure: String,
     /// The comparison.
@@ -180,7 +183,7 @@ impl Expectation {
     /// what is wrong, with the list of known figures for an unknown one.
     pub fn parse(
         strategy: &str,
-        database: Option<Dialect>,
+        database: Option<SqlKey>,
         text: &str,
     ) -> Result<Expectation, String> {
         Self::parse_with(strategy, database, text, &[])
@@ -190,7 +193,7 @@ impl Expectation {
     /// queries of a race).
     pub fn parse_with(
         strategy: &str,
-        database: Option<Dialect>,
+        database: Option<SqlKey>,
         text: &str,
         extra: &[String],
     ) -> Result<Expectation, String> {
@@ -247,10 +250,25 @@ impl Expectation {
         })
     }
 
-    /// Whether this expectation applies to a strategy on a dialect.
-    pub fn applies(&self, strategy: &str, dialect: Dialect) -> bool {
+    /// Whether this expectation applies to a strategy on a database of `dialect` whose
+    /// engine is called `engine` (`postgres`, `mariadb`, `mysql8`, `galera`).
+    pub fn applies(&self, strategy: &str, dialect: Dialect, engine: &str) -> bool {
         (self.strategy == "*" || self.strategy == strategy)
-            && self.database.is_none_or(|d| d == dialect)
+            && match self.database {
+                None => true,
+                Some(SqlKey::Dialect(d)) => d == dialect,
+                Some(SqlKey::Engine(e, _)) => e == engine,
+            }
+    }
+
+    /// How specific the expectation's database is: 0 for all, 1 for a dialect, 2 for an
+    /// engine.
+    fn specificity(&self) -> u8 {
+        match self.database {
+            None => 0,
+            Some(SqlKey::Dialect(_)) => 1,
+            Some(SqlKey::Engine(..)) => 2,
+        }
     }
 
     /// Checks the figure's actual value against the bound resolved in `run`.
@@ -277,6 +295,40 @@ pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 /// True for a name an expectation may bound.
 pub fn is_figure(name: &str) -> bool {
     Outcome::parse(name).is_some_and(|o| o.name() == name) || FIGURES.contains(&name)
+}
+
+/// The expectations of `all` that apply to `strategy` on a database of `dialect` whose
+/// engine is `engine`, in file order. Like engine SQL keys override a dialect's SQL, the most
+/// specific database wins per figure: where an expectation names the engine (`database =
+/// "galera"`) on a figure, the dialect-wide and database-wide ones on that figure are left
+/// out for that engine (and a dialect's replaces the all-database ones likewise).
+pub fn select<'a>(
+    all: &'a [Expectation],
+    strategy: &str,
+    dialect: Dialect,
+    engine: &str,
+) -> Vec<&'a Expectation> {
+    let applying: Vec<&Expectation> = all
+        .iter()
+        .filter(|e| e.applies(strategy, dialect, engine))
+        .collect();
+    applying
+        .iter()
+        .filter(|e| {
+            !applying
+                .iter()
+                .any(|o| o.figure == e.figure && o.specificity() > e.specificity())
+        })
+        .copied()
+        .collect()
+}
+
+fn ser_scope<S: serde::Serializer>(k: &Option<SqlKey>, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        None => s.serialize_none(),
+        Some(SqlKey::Dialect(d)) => s.serialize_some(d.name()),
+        Some(SqlKey::Engine(e, _)) => s.serialize_some(*e),
+    }
 }
 
 /// The outcome of one expectation (a prediction of the scenario) on one strategy × database.

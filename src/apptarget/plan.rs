@@ -223,7 +223,9 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
         };
         let db = match &x.database {
             None => None,
-            Some(d) => Some(dialect(d.get_ref()).map_err(|m| err(d.span(), m))?),
+            Some(d) => Some(crate::vocab::SqlKey::Dialect(
+                dialect(d.get_ref()).map_err(|m| err(d.span(), m))?,
+            )),
         };
         for t in &x.that {
             expectations.push(

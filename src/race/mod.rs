@@ -297,7 +297,13 @@ where
     }
     admin.close().await;
     let figures = figures::combine(&reps);
-    let mut r = report::combine(reps, expectations, server.target.dialect(), &o.workload);
+    let mut r = report::combine(
+        reps,
+        expectations,
+        server.target.dialect(),
+        server.target.engine.name(),
+        &o.workload,
+    );
     r.figures = figures;
     r.verdict = report::verdict::judge(&r);
     Ok(r)
@@ -330,7 +336,13 @@ fn result(
     };
     let mut r = crate::runner::result_of(&o.name, &server.target, &run, &[], &o.workload);
     r.figures = measured.into_iter().chain(spread).collect();
-    report::evaluate(&mut r, expectations, server.target.dialect(), &o.workload);
+    report::evaluate(
+        &mut r,
+        expectations,
+        server.target.dialect(),
+        server.target.engine.name(),
+        &o.workload,
+    );
     r.verdict = report::verdict::judge(&r);
     r
 }

@@ -31,18 +31,18 @@ pub fn check(e: &Expectation, r: &StrategyResult, run: &RunFigures) -> Verdict {
     }
 }
 
-/// Evaluates `expectations` that apply to `r`'s strategy on `dialect`, replacing
-/// `r.expectations`.
+/// Evaluates `expectations` that apply to `r`'s strategy on `dialect` and the engine called
+/// `engine` (see [`crate::expect::select`]), replacing `r.expectations`.
 pub fn evaluate(
     r: &mut StrategyResult,
     expectations: &[Expectation],
     dialect: crate::vocab::Dialect,
+    engine: &str,
     workload: &Workload,
 ) {
     let run = run_figures(workload, r.ops);
-    r.expectations = expectations
-        .iter()
-        .filter(|e| e.applies(&r.strategy, dialect))
+    r.expectations = crate::expect::select(expectations, &r.strategy, dialect, engine)
+        .into_iter()
         .map(|e| check(e, r, &run))
         .collect();
 }

@@ -52,6 +52,7 @@ pub fn combine(
     mut reps: Vec<StrategyResult>,
     expectations: &[Expectation],
     dialect: crate::vocab::Dialect,
+    engine: &str,
     workload: &Workload,
 ) -> StrategyResult {
     if reps.len() <= 1 || reps.iter().any(|r| !r.available) {
@@ -126,9 +127,8 @@ pub fn combine(
     agg.per_second = mid.per_second.clone();
     agg.latency_cdf_us = mid.latency_cdf_us.clone();
     let run = run_figures(workload, reps[0].ops);
-    agg.expectations = expectations
-        .iter()
-        .filter(|e| e.applies(&agg.strategy, dialect))
+    agg.expectations = crate::expect::select(expectations, &agg.strategy, dialect, engine)
+        .into_iter()
         .enumerate()
         .map(|(i, e)| {
             if e.is_performance() {
@@ -212,7 +212,7 @@ mod tests {
         }
         reps[2].outcomes.inserted = 4;
         reps[2].expectations[0] = check(&e, &reps[2], &run_figures(&workload(), 40));
-        let agg = combine(reps, &[e, perf], Dialect::Postgres, &workload());
+        let agg = combine(reps, &[e, perf], Dialect::Postgres, "postgres", &workload());
         assert_eq!(agg.ops, base.ops * 3);
         assert_eq!(agg.outcomes.deadlock, 2);
         assert_eq!(agg.ops_per_sec, 200.0);

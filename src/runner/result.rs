@@ -97,7 +97,13 @@ pub fn result_of(
     // Partial figures of an interrupted run would fail bounds like `inserted = 150` for no
     // reason: expectations are only evaluated on complete runs.
     if !partial {
-        crate::report::evaluate(&mut r, expectations, target.dialect(), workload);
+        crate::report::evaluate(
+            &mut r,
+            expectations,
+            target.dialect(),
+            target.engine.name(),
+            workload,
+        );
     }
     r.verdict = crate::report::verdict::judge(&r);
     r

@@ -79,19 +79,6 @@ impl Checker<'_> {
         self.int_in(v, what, 1, hi, "")
     }
 
-    /// A dialect (`postgres`, `mysql`; `mariadb` also names the MySQL family here).
-    fn dialect(&self, s: &Spanned<String>) -> Result<Dialect, Diagnostic> {
-        Dialect::parse(s.get_ref()).ok_or_else(|| {
-            self.err(
-                s,
-                format!(
-                    "unknown database `{}`: use `postgres` or `mysql`",
-                    s.get_ref()
-                ),
-            )
-        })
-    }
-
     /// A SQL key: a dialect (`postgres`, `mysql`) or one engine of it (`mariadb`, `mysql8`,
     /// `galera`).
     fn sql_key(&self, s: &Spanned<String>) -> Result<SqlKey, Diagnostic> {
@@ -727,7 +714,7 @@ fn expectations(
         let database = match &e.database {
             None => None,
             Some(d) if d.get_ref() == "*" => None,
-            Some(d) => Some(c.dialect(d)?),
+            Some(d) => Some(c.sql_key(d)?),
         };
         if e.that.get_ref().is_empty() {
             return Err(c.err(&e.that, "`that` lists no expectation"));
