@@ -92,6 +92,13 @@ impl Backend for Postgres {
         Some("SET deadlock_timeout = '100ms'")
     }
 
+    /// `DISCARD ALL` drops temporary tables, prepared statements, advisory locks, `LISTEN`
+    /// registrations and `SET`s (<https://www.postgresql.org/docs/current/sql-discard.html>);
+    /// it cannot run in a transaction, hence the `ROLLBACK` first.
+    fn interleave_reset_sql(&self) -> Option<&'static [&'static str]> {
+        Some(&["ROLLBACK", "DISCARD ALL"])
+    }
+
     fn cancel_sql(&self, id: u64) -> String {
         format!("SELECT pg_cancel_backend({id})::text")
     }
