@@ -274,6 +274,12 @@ struct PermRun<'a> {
     waiting: Vec<Waiting>,
     last_event: Instant,
     wait_timeout: Duration,
+    /// True when every waiting step was seen blocked (or held by its marker) after the
+    /// latest completion, and nothing completed since: a step launched that only blocked
+    /// cannot have woken another, so no check is needed before the next one (as the
+    /// isolation tester, which looks at earlier waiting steps only after a step completes
+    /// or when it launches the next).
+    settled: bool,
 }
 
 impl<'a> PermRun<'a> {
@@ -296,6 +302,7 @@ impl<'a> PermRun<'a> {
             waiting: vec![],
             last_event: Instant::now(),
             wait_timeout: Duration::from_millis(plan.wait_timeout_ms),
+            settled: false,
         }
     }
 
@@ -631,7 +638,7 @@ impl<'a> PermRun<'a> {
                 self.cancel_waiting(Some(step.session), limit).await?;
             }
             // Whatever the freed session's completion unblocked is reported before going on.
-            if !self.waiting.is_empty() {
+            if self.needs_settling() {
                 self.settle(Goal::Settled, long).await?;
             }
             let sql = self.sql(&step.sql).to_string();
@@ -688,6 +695,7 @@ impl<'a> PermRun<'a> {
             match (&waiting.done, detection, unmet) {
                 (Some(c), None, false) => {
                     self.last_event = c.finished;
+                    self.settled = false;
                     let (output, result) = self.outcome(step.session, &sql, &c.result);
                     self.events.push(Event::Step {
                         step: step.name.clone(),
@@ -716,11 +724,16 @@ impl<'a> PermRun<'a> {
                         output: Vec::new(),
                         result: None,
                     });
+                    // A step that finished but is held by its marker may have released
+                    // locks another waits for.
+                    if waiting.done.is_some() {
+                        self.settled = false;
+                    }
                     self.waiting.push(waiting);
                 }
             }
             self.events.extend(others);
-            if !self.waiting.is_empty() {
+            if self.needs_settling() {
                 self.settle(Goal::Settled, long).await?;
             }
         }
@@ -881,6 +894,7 @@ impl<'a> PermRun<'a> {
                 });
                 self.completed.insert(w.step);
                 self.last_event = self.last_event.max(c.finished);
+                self.settled = false;
                 any = true;
             }
         }
@@ -941,6 +955,7 @@ impl<'a> PermRun<'a> {
                 })
             };
             if goal == Goal::Settled && settled {
+                self.settled = true;
                 return Ok(true);
             }
             if progress_at.elapsed() >= long {
@@ -990,7 +1005,18 @@ impl<'a> PermRun<'a> {
             });
             self.completed.insert(w.step);
         }
+        self.settled = false;
         Ok(())
+    }
+
+    /// True when a waiting step may have changed since it was last seen: something
+    /// completed since the last settled check, or a waiting step's completion arrived.
+    fn needs_settling(&mut self) -> bool {
+        if self.waiting.is_empty() {
+            return false;
+        }
+        self.harvest();
+        !self.settled || self.waiting.iter().any(|w| w.done.is_some())
     }
 }
 

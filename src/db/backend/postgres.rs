@@ -139,8 +139,10 @@ impl Backend for Postgres {
         Duration::from_millis(5)
     }
 
+    /// As the isolation tester's 10 ms wait for a result before it asks whether a step is
+    /// blocked.
     fn settle_interval(&self) -> Duration {
-        Duration::from_millis(20)
+        Duration::from_millis(10)
     }
 
     /// `PostgreSQL 15.8 (Debian …) on …`, also `17beta1`.
