@@ -803,12 +803,15 @@ impl<'a> PermRun<'a> {
     > {
         let id = self.sessions[session].id;
         loop {
+            // Until the monitor may ask again (120 ms apart on MariaDB), a completion ends
+            // the wait at once.
+            let pause = self.monitor.until_next().max(Duration::from_millis(5));
             tokio::select! {
                 r = &mut rx => {
                     let c = r.unwrap_or_else(|_| Completion { result: closed_text(), finished: Instant::now() });
                     return Ok((rx, Some(c), None));
                 }
-                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             let verdict = self
                 .monitor
@@ -930,6 +933,17 @@ impl<'a> PermRun<'a> {
             let settled = if candidates.is_empty() {
                 true
             } else {
+                // Until the monitor may ask again, a completion is reported at once.
+                let done = |w: &Vec<Waiting>| w.iter().filter(|w| w.done.is_some()).count();
+                let before = done(&self.waiting);
+                while !self.monitor.until_next().is_zero() && done(&self.waiting) == before {
+                    let pause = self.monitor.until_next().min(Duration::from_millis(2));
+                    tokio::time::sleep(pause).await;
+                    self.harvest();
+                }
+                if done(&self.waiting) != before {
+                    continue;
+                }
                 let ids: Vec<u64> = candidates.iter().map(|c| c.1).collect();
                 let verdict = self
                     .monitor
