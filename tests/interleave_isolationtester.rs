@@ -13,8 +13,7 @@ use std::process::{Command, Stdio};
 
 use keyrace::db::Dialect;
 
-const ISOLATIONTESTER: &str =
-    "/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationtester";
+const ISOLATIONTESTER: &str = "/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationtester";
 
 /// The isolation tester: `KEYRACE_ISOLATIONTESTER`, else Debian's PostgreSQL 15 one.
 fn isolationtester() -> PathBuf {
@@ -58,7 +57,9 @@ async fn reference(spec: &Path, url: &str, n: usize) -> Out {
     let db = format!("keyrace_itref_{}_{n}", std::process::id());
     let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url} (is PostgreSQL up? CI starts it): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot connect to {url} (is PostgreSQL up? CI starts it): {e}")
+        });
     tokio::spawn(conn);
     admin
         .batch_execute(&format!("CREATE DATABASE {db}"))
@@ -101,7 +102,12 @@ async fn output_equals_the_isolation_testers_byte_for_byte() {
         if got.stdout != want.stdout {
             differ.push(format!(
                 "{name}: stdout differs\n{}",
-                keyrace::interleave::unified_diff(&want.stdout, &got.stdout, "isolationtester", "keyrace")
+                keyrace::interleave::unified_diff(
+                    &want.stdout,
+                    &got.stdout,
+                    "isolationtester",
+                    "keyrace"
+                )
             ));
         }
         for line in want.stderr.lines() {

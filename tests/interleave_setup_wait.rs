@@ -73,7 +73,11 @@ sql = "SELECT 2"
 "#;
     let r = run_toml("setup-fails.toml", toml, &[Dialect::Postgres]).await;
     let t = &r.targets[0];
-    assert_eq!(t.permutations.len(), 1, "the run goes on after a failed setup");
+    assert_eq!(
+        t.permutations.len(),
+        1,
+        "the run goes on after a failed setup"
+    );
     assert!(t.permutations[0].setup_failed());
     let text = r.render_text("postgres");
     assert_eq!(

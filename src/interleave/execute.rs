@@ -17,8 +17,7 @@ use super::output::{
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, Rows, SessionTask, StepItem, closed};
 use crate::db::{
-    Conn, DbError, Dialect, DropGuard, Engine, Reply, StepConn, StepText, database_url,
-    redact_url,
+    Conn, DbError, Dialect, DropGuard, Engine, Reply, StepConn, StepText, database_url, redact_url,
 };
 
 pub use crate::db::Target;
@@ -982,7 +981,11 @@ impl<'a> PermRun<'a> {
     /// Cancels the waiting steps of `session` (or every waiting step), which have been
     /// waited for `after`, and reports how they ended, in the order they started waiting.
     /// A step that finished but is held by a marker is reported complete as it is.
-    async fn cancel_waiting(&mut self, session: Option<usize>, after: Duration) -> Result<(), Error> {
+    async fn cancel_waiting(
+        &mut self,
+        session: Option<usize>,
+        after: Duration,
+    ) -> Result<(), Error> {
         let (mine, rest): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.waiting)
             .into_iter()
             .partition(|w| session.is_none_or(|s| s == w.session));

@@ -32,8 +32,8 @@ pub use crate::db::Engine;
 pub use claims::evaluate_claims;
 pub use diag::Diagnostic;
 pub use execute::{Target, run, run_named, run_repeated};
-pub use isotester::IsolationTesterText;
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
+pub use isotester::IsolationTesterText;
 pub use output::{
     Detection, Event, InterleaveReport, LockWait, PermutationReport, SessionSteps, StepError,
     StepOutcome, TargetReport,

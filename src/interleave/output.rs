@@ -66,9 +66,9 @@ impl PermutationReport {
     /// True when a setup block (top-level or a session's) failed: the run on this target
     /// stopped after this permutation, as PostgreSQL's isolation tester exits.
     pub fn setup_failed(&self) -> bool {
-        self.events.iter().any(|e| {
-            matches!(e, Event::SetupError { what, .. } if what.starts_with("setup"))
-        })
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::SetupError { what, .. } if what.starts_with("setup")))
     }
 }
 

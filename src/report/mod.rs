@@ -424,14 +424,11 @@ impl Report {
                 .flat_map(|s| &s.claim_verdicts)
                 .flat_map(|c| &c.servers)
                 .all(crate::lesson::ClaimOnServer::prediction_held)
-            && self
-                .interleavings
-                .iter()
-                .all(|i| {
-                    i.matched_expected != Some(false)
-                        && !i.setup_failed
-                        && i.claim_predictions().all(|h| h)
-                })
+            && self.interleavings.iter().all(|i| {
+                i.matched_expected != Some(false)
+                    && !i.setup_failed
+                    && i.claim_predictions().all(|h| h)
+            })
     }
 
     /// Predictions (expectations and expected interleaving outputs) held, and in all.
