@@ -18,6 +18,8 @@ MY_URL=${KEYRACE_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 KEYRACE=${KEYRACE_BIN:-target/release/keyrace}
 ROUNDS=${ROUNDS:-5}
 OUT=${OUT:-results/interleave-speed.md}
+# `table` to time a keyrace from before `--format isolationtester` existed.
+FORMAT=${KEYRACE_FORMAT:-isolationtester}
 
 [ -x "$IT" ] || { echo "no isolation tester at $IT (apt-get install postgresql-client-15)" >&2; exit 2; }
 if [ ! -x "$KEYRACE" ]; then
@@ -48,9 +50,18 @@ run_keyrace() {
   local t0; t0=$(now)
   KEYRACE_POSTGRES_URL="$PG_URL" KEYRACE_MYSQL_URL="$MY_URL" \
     "$KEYRACE" run --only "$3" --quiet --no-html --out "$work/results" \
-    --format isolationtester "$1" >"$2" 2>"$2.err" || true
+    --format "$FORMAT" "$1" >"$2" 2>"$2.err" || true
   echo "$(now) - $t0" | bc
 }
+
+# A one-step spec: what a file costs before any permutation (the isolation tester: start
+# and connect; keyrace: start, detect the server, create and drop its own database).
+printf 'session s1\nstep s1_a { SELECT 1; }\n' >"$work/trivial.spec"
+ov_it=""; ov_kr=""
+for r in $(seq 1 "$ROUNDS"); do
+  ov_it+="$(run_it "$work/trivial.spec" "$work/trivial.it") "
+  ov_kr+="$(run_keyrace "$work/trivial.spec" "$work/trivial.kr" postgres) "
+done
 
 declare -A it_t kr_t same
 for s in "${specs[@]}"; do it_t[$s]=""; kr_t[$s]=""; same[$s]=yes; done
@@ -76,7 +87,7 @@ perms() { grep -c '^starting permutation' "$1" || true; }
   echo
   echo "Written by \`benches/interleave_speed.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
   echo "Isolation tester: \`$IT\`; keyrace: \`$KEYRACE\` ($("$KEYRACE" --version 2>/dev/null | head -1)),"
-  echo "\`--format isolationtester\`. Server: $(psql "$PG_URL" -qAtc 'SELECT version()' | cut -d' ' -f1-2),"
+  echo "\`--format $FORMAT\`. Server: $(psql "$PG_URL" -qAtc 'SELECT version()' | cut -d' ' -f1-2),"
   echo "same machine ($(nproc) cores, shared). Each spec is one process per tool; $ROUNDS rounds,"
   echo "alternating which tool goes first; medians of wall time in seconds."
   echo
@@ -91,6 +102,14 @@ perms() { grep -c '^starting permutation' "$1" || true; }
     printf '| %s | %d | %.3f | %.3f | %.2f | %s |\n' "$name" "$p" "$mi" "$mk" "$(echo "$mk / $mi" | bc -l)" "${same[$s]}"
   done
   printf '| **all** | %d | %.3f | %.3f | %.2f | |\n' "$tot_p" "$tot_it" "$tot_kr" "$(echo "$tot_kr / $tot_it" | bc -l)"
+  echo
+  oi=$(echo "$ov_it" | median); ok=$(echo "$ov_kr" | median)
+  n=${#specs[@]}
+  printf 'A file before any permutation (a one-step spec): isolation tester %.3f s, keyrace %.3f s\n' "$oi" "$ok"
+  echo "(keyrace creates and drops a database of its own for each file; the isolation tester"
+  echo "uses one that exists). Without that per-file cost, over the $n specs: isolation tester"
+  printf '%.3f s, keyrace %.3f s (%.2f).\n' "$(echo "$tot_it - $n * $oi" | bc -l)" "$(echo "$tot_kr - $n * $ok" | bc -l)" \
+    "$(echo "($tot_kr - $n * $ok) / ($tot_it - $n * $oi)" | bc -l)"
   echo
 
   # MariaDB: the portable specs through keyrace only (the isolation tester is PostgreSQL's).
