@@ -769,6 +769,8 @@ async fn run_on(
                 report: serde_json::Value::Null,
                 error: Some(e.to_string()),
                 claims: Vec::new(),
+                setup_failed: false,
+                stderr: String::new(),
             },
         };
         report.interleavings.push(result);
@@ -836,12 +838,17 @@ pub async fn run_interleaving(
         }
         None => (None, Vec::new()),
     };
+    let mut stderr = String::new();
     let outputs = r
         .targets
         .iter()
         .filter(|t| t.skipped.is_none())
         .map(|t| {
-            let text = if args.explain {
+            let text = if args.isolationtester {
+                let it = t.render_isolationtester(r.sessions.len());
+                stderr.push_str(&it.stderr);
+                it.stdout
+            } else if args.explain {
                 t.render_explained()
             } else {
                 t.render_text()
@@ -861,6 +868,12 @@ pub async fn run_interleaving(
         report: serde_json::to_value(&r).unwrap_or_default(),
         error: None,
         claims: interleave::evaluate_claims(plan, &r),
+        setup_failed: r
+            .targets
+            .iter()
+            .flat_map(|t| &t.permutations)
+            .any(interleave::PermutationReport::setup_failed),
+        stderr,
     })
 }
 

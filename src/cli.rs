@@ -203,6 +203,10 @@ pub enum Format {
     Json,
     /// CSV, one line per strategy × database.
     Csv,
+    /// Interleavings only (`run`): each server's output byte for byte as PostgreSQL 15's
+    /// isolation tester prints it (what it prints on stderr goes to stderr), for diffing
+    /// against expected files written for it.
+    Isolationtester,
 }
 
 /// Formats `keyrace show` can print.
@@ -257,6 +261,7 @@ impl RunArgs {
             expected: self.expected.clone(),
             update_expected: self.update_expected,
             explain: self.explain,
+            isolationtester: self.output_format() == Format::Isolationtester,
         }
     }
 }

@@ -202,6 +202,10 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn compare(args: &cli::CompareArgs) -> ExitCode {
+    if args.format == Format::Isolationtester {
+        eprintln!("error: --format isolationtester is for `keyrace run` on interleavings");
+        return code(Ending::Error);
+    }
     let (old, new) = match (Report::read_json(&args.old), Report::read_json(&args.new)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => {
@@ -214,7 +218,7 @@ fn compare(args: &cli::CompareArgs) -> ExitCode {
         Format::Table => report::compare::render_table(&c, report::table::terminal_width()),
         Format::Markdown => report::compare::render_markdown(&c),
         Format::Json => json(&c),
-        Format::Csv => report::compare::render_csv(&c),
+        Format::Csv | Format::Isolationtester => report::compare::render_csv(&c),
     };
     print_out(&text, code(Ending::Compared(&c)))
 }
@@ -284,6 +288,21 @@ fn run(args: cli::RunArgs, threads: u16, lessons: bool) -> ExitCode {
                     Format::Markdown => report::markdown::render(&out.report),
                     Format::Json => json(&out.report),
                     Format::Csv => report::csv::render(&out.report),
+                    Format::Isolationtester => {
+                        // Each interleaving's output per server, as the isolation tester
+                        // prints it; its stderr lines (and keyrace's errors) to stderr.
+                        let mut text = String::new();
+                        for i in &out.report.interleavings {
+                            for o in i.outputs.values() {
+                                text.push_str(o);
+                            }
+                            eprint!("{}", i.stderr);
+                            if let Some(e) = &i.error {
+                                eprintln!("error: {}: {e}", i.file);
+                            }
+                        }
+                        text
+                    }
                 };
                 let printed = print_out(&text, code(Ending::Done));
                 for s in out.report.scenarios.iter() {

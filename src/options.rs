@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// Interleavings: under each `<waiting ...>` line, say who blocks the step and on what
     /// (the JSON always has it).
     pub explain: bool,
+    /// Interleavings: the per-server outputs are PostgreSQL's isolation tester's, byte for
+    /// byte (`--format isolationtester`), with what it prints on stderr kept apart.
+    pub isolationtester: bool,
 }
 
 impl RunOptions {
@@ -83,6 +86,7 @@ impl RunOptions {
             expected: None,
             update_expected: false,
             explain: false,
+            isolationtester: false,
         }
     }
 

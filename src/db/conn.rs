@@ -407,6 +407,7 @@ impl Conn {
                             );
                         }
                         Ok(Some(sqlx::Either::Left(done))) => {
+                            out.last_is_set = !current.is_empty();
                             if current.is_empty() {
                                 out.affected.push(done.rows_affected());
                             } else {
@@ -431,6 +432,7 @@ impl Conn {
             Inner::My(c) => collect!(c),
         }
         if !current.is_empty() {
+            out.last_is_set = true;
             out.replies.push(super::Reply::Set {
                 columns,
                 rows: current,

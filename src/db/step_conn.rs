@@ -65,6 +65,9 @@ pub struct StepText {
     /// MySQL/MariaDB `SHOW WARNINGS` after the text, when the session asked for it
     /// (the warnings of the text's last statement).
     pub warnings: Vec<Warning>,
+    /// True when the text's last statement returned a result set (what libpq's `PQexec`
+    /// reports for a whole text: only the last statement's result).
+    pub last_is_set: bool,
 }
 
 /// One row of MySQL/MariaDB `SHOW WARNINGS`.
@@ -212,10 +215,13 @@ impl PgStepConn {
                         );
                     }
                 }
-                Ok(SimpleQueryMessage::CommandComplete(n)) => match current.take() {
-                    Some((columns, rows)) => out.replies.push(Reply::Set { columns, rows }),
-                    None => out.affected.push(n),
-                },
+                Ok(SimpleQueryMessage::CommandComplete(n)) => {
+                    out.last_is_set = current.is_some();
+                    match current.take() {
+                        Some((columns, rows)) => out.replies.push(Reply::Set { columns, rows }),
+                        None => out.affected.push(n),
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => {
                     // Rows of a set cut short by its own error are dropped, as libpq does.

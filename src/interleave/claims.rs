@@ -338,7 +338,7 @@ fn facts_of(plan: &InterleavePlan, target: &TargetReport) -> HashMap<String, Fac
                     }
                     record_output(f, output, result);
                 }
-                Event::SetupError { .. } => {}
+                Event::SetupError { .. } | Event::SetupResult { .. } | Event::Cancelled { .. } => {}
             }
         }
         for (k, v) in seen {

@@ -17,7 +17,7 @@ use super::output::{
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, Rows, SessionTask, StepItem, closed};
 use crate::db::{
-    Conn, DbError, Dialect, DropGuard, Engine, Reply, StepText, database_url, redact_url,
+    Conn, DbError, Dialect, DropGuard, Engine, Reply, StepConn, StepText, database_url, redact_url,
 };
 
 pub use crate::db::Target;
@@ -178,6 +178,7 @@ async fn run_in_database(
         })?;
     let mut out = Vec::new();
     let mut result = Ok(());
+    let mut kept = Kept::default();
     'reps: for _ in 0..times {
         let mut report = base.clone();
         for p in &plan.permutations {
@@ -185,8 +186,18 @@ async fn run_in_database(
                 break;
             }
             let mut run = PermRun::new(plan, target, &mut monitor, cancel);
-            match run.run(url, p).await {
-                Ok(r) => report.permutations.push(r),
+            match run.run(url, p, &mut kept).await {
+                Ok(r) => {
+                    // A failed setup stops the run on this target, as the isolation tester
+                    // exits there.
+                    let stop = r.setup_failed();
+                    report.permutations.push(r);
+                    if stop {
+                        // Every repetition reports the same stop.
+                        out.resize(times, report);
+                        break 'reps;
+                    }
+                }
                 Err(e) => {
                     result = Err(e);
                     break 'reps;
@@ -195,8 +206,31 @@ async fn run_in_database(
         }
         out.push(report);
     }
+    kept.close().await;
     monitor.close().await;
     result.map(|()| out)
+}
+
+/// Connections kept from one permutation to the next on the same target: the control
+/// connection (setup, teardown) and, where the engine can reset a connection to a new
+/// one's state (PostgreSQL), the sessions' — as the isolation tester keeps its connections,
+/// which saves opening them for every permutation.
+#[derive(Default)]
+struct Kept {
+    control: Option<StepConn>,
+    /// One entry per session; `None` opens a new connection.
+    sessions: Vec<Option<SessionTask>>,
+}
+
+impl Kept {
+    async fn close(self) {
+        if let Some(c) = self.control {
+            c.close().await;
+        }
+        for t in self.sessions.into_iter().flatten() {
+            t.close().await;
+        }
+    }
 }
 
 /// A step launched but not yet reported complete.
@@ -239,6 +273,12 @@ struct PermRun<'a> {
     waiting: Vec<Waiting>,
     last_event: Instant,
     wait_timeout: Duration,
+    /// True when every waiting step was seen blocked (or held by its marker) after the
+    /// latest completion, and nothing completed since: a step launched that only blocked
+    /// cannot have woken another, so no check is needed before the next one (as the
+    /// isolation tester, which looks at earlier waiting steps only after a step completes
+    /// or when it launches the next).
+    settled: bool,
 }
 
 impl<'a> PermRun<'a> {
@@ -261,6 +301,7 @@ impl<'a> PermRun<'a> {
             waiting: vec![],
             last_event: Instant::now(),
             wait_timeout: Duration::from_millis(plan.wait_timeout_ms),
+            settled: false,
         }
     }
 
@@ -404,19 +445,79 @@ impl<'a> PermRun<'a> {
         self.monitor.engine.settle_interval()
     }
 
-    async fn run(&mut self, url: &str, perm: &Permutation) -> Result<PermutationReport, Error> {
+    /// Sessions whose connection failed in this permutation (a step ended with a
+    /// connection error, or never answered its cancel): not kept for the next one.
+    fn broken_sessions(&self) -> HashSet<usize> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Step {
+                    step,
+                    result: Some(StepOutcome::Error(err)),
+                    ..
+                }
+                | Event::Completed {
+                    step,
+                    result: StepOutcome::Error(err),
+                    ..
+                } if err.class == crate::db::Outcome::ConnectionError => self
+                    .plan
+                    .steps
+                    .iter()
+                    .find(|s| &s.name == step)
+                    .map(|s| s.session),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records what a setup or teardown block returned, as the isolation tester's `PQexec`
+    /// does: the error (returned, for the caller to decide whether to stop), else the
+    /// result set of its last statement, if that statement returned one.
+    fn block_result(&mut self, what: String, text: StepText) -> Result<(), StepError> {
+        if let Some(e) = text.error {
+            let error = StepError::from(e);
+            self.events.push(Event::SetupError {
+                what,
+                error: error.clone(),
+            });
+            return Err(error);
+        }
+        if text.last_is_set {
+            let last = text.replies.into_iter().rev().find_map(|r| match r {
+                Reply::Set { columns, rows } => Some(Rows { columns, rows }),
+                Reply::Notification { .. } => None,
+            });
+            if let Some(rows) = last {
+                self.events.push(Event::SetupResult { what, rows });
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(
+        &mut self,
+        url: &str,
+        perm: &Permutation,
+        kept: &mut Kept,
+    ) -> Result<PermutationReport, Error> {
         let label = self.plan.permutation_label(perm);
         let mut failure = None;
-        let mut setup_conn = Conn::open(self.target.engine, url)
-            .await
-            .map_err(self.harness("connecting for setup"))?;
+        // The control connection: its notices are not printed (the isolation tester gives
+        // it a processor that drops them).
+        let mut setup_conn = match kept.control.take() {
+            Some(c) => c,
+            None => {
+                let (quiet, _) = tokio::sync::mpsc::unbounded_channel();
+                StepConn::connect(self.target.engine, url, quiet)
+                    .await
+                    .map_err(self.harness("connecting for setup"))?
+            }
+        };
         let mut setup_ok = true;
         for s in &self.plan.setup {
-            if let Err(e) = setup_conn.batch(self.sql(s)).await {
-                self.events.push(Event::SetupError {
-                    what: "setup".into(),
-                    error: e.into(),
-                });
+            let text = setup_conn.run(self.sql(s)).await;
+            if self.block_result("setup".into(), text).is_err() {
                 setup_ok = false;
                 break;
             }
@@ -429,57 +530,86 @@ impl<'a> PermRun<'a> {
                 .map_err(self.harness("waiting for every galera node to apply the setup"))?;
         }
         if setup_ok {
-            for sess in &self.plan.sessions {
+            kept.sessions.resize_with(self.plan.sessions.len(), || None);
+            for (i, sess) in self.plan.sessions.iter().enumerate() {
                 let session_url = crate::db::galera::node_database_url(
                     url,
                     &self.target.nodes,
                     sess.node - 1,
                     db,
                 );
-                let task = SessionTask::open(self.target.engine, &session_url, self.plan.effects)
-                    .await
-                    .map_err(self.harness(&format!("connecting session {}", sess.name)))?;
-                for s in &sess.setup {
-                    if let Err(e) = task.run(self.sql(s)).await {
-                        self.events.push(Event::SetupError {
-                            what: format!("session {} setup", sess.name),
-                            error: e.into(),
-                        });
-                    }
-                }
+                let task = match kept.sessions[i].take() {
+                    Some(t) => t,
+                    None => SessionTask::open(self.target.engine, &session_url, self.plan.effects)
+                        .await
+                        .map_err(self.harness(&format!("connecting session {}", sess.name)))?,
+                };
                 self.sessions.push(task);
                 self.notice_counts.push(0);
                 self.notice_at.push(Instant::now());
             }
-            failure = self.run_steps(perm).await?;
-            self.drain_notices();
-        } else {
-            failure = failure.or(Some("setup failed".to_string()));
-        }
-        // Teardown: session teardowns, close sessions, then the top-level teardown.
-        let sessions = std::mem::take(&mut self.sessions);
-        self.notice_counts.clear();
-        self.notice_at.clear();
-        for (task, sess) in sessions.into_iter().zip(&self.plan.sessions) {
-            for s in &sess.teardown {
-                if let Err(e) = task.run(self.sql(s)).await {
-                    self.events.push(Event::SetupError {
-                        what: format!("session {} teardown", sess.name),
-                        error: e.into(),
-                    });
+            // As the isolation tester: every session connects, then each runs its setup; a
+            // failed one stops the run.
+            'setup: for (i, sess) in self.plan.sessions.iter().enumerate() {
+                for s in &sess.setup {
+                    let text = self.sessions[i].run_text(self.sql(s)).await;
+                    // Its notices print as they arrive: before its result.
+                    let notices = self.take_notices(Some(i));
+                    self.events.extend(notices);
+                    let what = format!("setup of session {}", sess.name);
+                    if self.block_result(what, text).is_err() {
+                        setup_ok = false;
+                        break 'setup;
+                    }
                 }
             }
-            task.close().await;
         }
-        for s in &self.plan.teardown {
-            if let Err(e) = setup_conn.batch(self.sql(s)).await {
-                self.events.push(Event::SetupError {
-                    what: "teardown".into(),
-                    error: e.into(),
-                });
+        if setup_ok {
+            failure = self.run_steps(perm).await?;
+            self.drain_notices();
+        }
+        // Teardown: session teardowns, close sessions, then the top-level teardown. After a
+        // failed setup nothing more runs (the isolation tester exits), except what drops
+        // the sessions.
+        let sessions = std::mem::take(&mut self.sessions);
+        let broken = self.broken_sessions();
+        self.notice_counts.clear();
+        self.notice_at.clear();
+        for (i, (mut task, sess)) in sessions.into_iter().zip(&self.plan.sessions).enumerate() {
+            if setup_ok {
+                for s in &sess.teardown {
+                    let text = task.run_text(self.sql(s)).await;
+                    while let Ok(n) = task.notices.try_recv() {
+                        self.events.push(Event::Notice {
+                            session: sess.name.clone(),
+                            severity: n.severity,
+                            message: n.message,
+                        });
+                    }
+                    let what = format!("teardown of session {}", sess.name);
+                    // A failed teardown is reported and the run goes on.
+                    let _ = self.block_result(what, text);
+                }
+            }
+            // Kept for the next permutation when it can be reset (this also ends its
+            // transaction and releases its locks before the top-level teardown).
+            if setup_ok && !broken.contains(&i) && task.reset(self.target.engine).await {
+                kept.sessions[i] = Some(task);
+            } else {
+                task.close().await;
             }
         }
-        setup_conn.close().await;
+        if setup_ok {
+            for s in &self.plan.teardown {
+                let text = setup_conn.run(self.sql(s)).await;
+                let _ = self.block_result("teardown".into(), text);
+            }
+        }
+        if setup_ok {
+            kept.control = Some(setup_conn);
+        } else {
+            setup_conn.close().await;
+        }
         Ok(PermutationReport {
             label,
             events: std::mem::take(&mut self.events),
@@ -490,6 +620,7 @@ impl<'a> PermRun<'a> {
     /// Launches the permutation's steps; returns a failure description if it could not finish.
     async fn run_steps(&mut self, perm: &Permutation) -> Result<Option<String>, Error> {
         let long = self.wait_timeout * 2;
+        let limit = self.plan.step_limit();
         let mut failure = None;
         for ps in &perm.steps {
             if self.cancel.is_cancelled() {
@@ -497,24 +628,16 @@ impl<'a> PermRun<'a> {
                 break;
             }
             let step = &self.plan.steps[ps.step];
+            // A step of a session whose earlier step still waits: wait for that step, as
+            // PostgreSQL 15's isolation tester does, at most the step limit; then cancel it,
+            // report how it ended, and go on.
             if self.waiting.iter().any(|w| w.session == step.session)
-                && !self.settle(Goal::SessionFree(step.session), long).await?
+                && !self.settle(Goal::SessionFree(step.session), limit).await?
             {
-                let blocked = self
-                    .waiting
-                    .iter()
-                    .find(|w| w.session == step.session)
-                    .map(|w| self.plan.steps[w.step].name.clone());
-                failure = Some(format!(
-                    "step {} needs session {}, whose step {} is still waiting",
-                    step.name,
-                    self.plan.sessions[step.session].name,
-                    blocked.unwrap_or_default()
-                ));
-                break;
+                self.cancel_waiting(Some(step.session), limit).await?;
             }
             // Whatever the freed session's completion unblocked is reported before going on.
-            if !self.waiting.is_empty() {
+            if self.needs_settling() {
                 self.settle(Goal::Settled, long).await?;
             }
             let sql = self.sql(&step.sql).to_string();
@@ -571,6 +694,7 @@ impl<'a> PermRun<'a> {
             match (&waiting.done, detection, unmet) {
                 (Some(c), None, false) => {
                     self.last_event = c.finished;
+                    self.settled = false;
                     let (output, result) = self.outcome(step.session, &sql, &c.result);
                     self.events.push(Event::Step {
                         step: step.name.clone(),
@@ -599,27 +723,23 @@ impl<'a> PermRun<'a> {
                         output: Vec::new(),
                         result: None,
                     });
+                    // A step that finished but is held by its marker may have released
+                    // locks another waits for.
+                    if waiting.done.is_some() {
+                        self.settled = false;
+                    }
                     self.waiting.push(waiting);
                 }
             }
             self.events.extend(others);
-            if !self.waiting.is_empty() {
+            if self.needs_settling() {
                 self.settle(Goal::Settled, long).await?;
             }
         }
-        if !self.waiting.is_empty() && !self.settle(Goal::AllDone, long).await? {
-            let names: Vec<String> = self
-                .waiting
-                .iter()
-                .map(|w| self.plan.steps[w.step].name.clone())
-                .collect();
-            failure = failure.or(Some(format!(
-                "still waiting at the end of the permutation: {}; cancelled",
-                names.join(", ")
-            )));
-        }
-        if !self.waiting.is_empty() {
-            self.cancel_waiting().await?;
+        // Steps still waiting at the end are waited for, at most the step limit, then
+        // cancelled.
+        if !self.waiting.is_empty() && !self.settle(Goal::AllDone, limit).await? {
+            self.cancel_waiting(None, limit).await?;
         }
         Ok(failure)
     }
@@ -682,12 +802,15 @@ impl<'a> PermRun<'a> {
     > {
         let id = self.sessions[session].id;
         loop {
+            // Until the monitor may ask again (120 ms apart on MariaDB), a completion ends
+            // the wait at once.
+            let pause = self.monitor.until_next().max(Duration::from_millis(5));
             tokio::select! {
                 r = &mut rx => {
                     let c = r.unwrap_or_else(|_| Completion { result: closed_text(), finished: Instant::now() });
                     return Ok((rx, Some(c), None));
                 }
-                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             let verdict = self
                 .monitor
@@ -773,17 +896,19 @@ impl<'a> PermRun<'a> {
                 });
                 self.completed.insert(w.step);
                 self.last_event = self.last_event.max(c.finished);
+                self.settled = false;
                 any = true;
             }
         }
     }
 
-    /// Waits until `goal` holds; returns false if no progress was made for `long`.
+    /// Waits until `goal` holds; returns false if it does not within `long` (for
+    /// [`Goal::Settled`]: if no step completed for `long`).
     async fn settle(&mut self, goal: Goal, long: Duration) -> Result<bool, Error> {
         let mut progress_at = Instant::now();
         loop {
             self.harvest();
-            if self.report_ready() {
+            if self.report_ready() && goal == Goal::Settled {
                 progress_at = Instant::now();
             }
             let reached = match goal {
@@ -807,6 +932,17 @@ impl<'a> PermRun<'a> {
             let settled = if candidates.is_empty() {
                 true
             } else {
+                // Until the monitor may ask again, a completion is reported at once.
+                let done = |w: &Vec<Waiting>| w.iter().filter(|w| w.done.is_some()).count();
+                let before = done(&self.waiting);
+                while !self.monitor.until_next().is_zero() && done(&self.waiting) == before {
+                    let pause = self.monitor.until_next().min(Duration::from_millis(2));
+                    tokio::time::sleep(pause).await;
+                    self.harvest();
+                }
+                if done(&self.waiting) != before {
+                    continue;
+                }
                 let ids: Vec<u64> = candidates.iter().map(|c| c.1).collect();
                 let verdict = self
                     .monitor
@@ -832,6 +968,7 @@ impl<'a> PermRun<'a> {
                 })
             };
             if goal == Goal::Settled && settled {
+                self.settled = true;
                 return Ok(true);
             }
             if progress_at.elapsed() >= long {
@@ -841,11 +978,25 @@ impl<'a> PermRun<'a> {
         }
     }
 
-    /// Cancels steps still waiting at the end and reports how they ended.
-    async fn cancel_waiting(&mut self) -> Result<(), Error> {
-        for i in 0..self.waiting.len() {
-            if self.waiting[i].done.is_none() {
-                let id = self.sessions[self.waiting[i].session].id;
+    /// Cancels the waiting steps of `session` (or every waiting step), which have been
+    /// waited for `after`, and reports how they ended, in the order they started waiting.
+    /// A step that finished but is held by a marker is reported complete as it is.
+    async fn cancel_waiting(
+        &mut self,
+        session: Option<usize>,
+        after: Duration,
+    ) -> Result<(), Error> {
+        let (mine, rest): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| session.is_none_or(|s| s == w.session));
+        self.waiting = rest;
+        for w in &mine {
+            if w.done.is_none() {
+                self.events.push(Event::Cancelled {
+                    step: self.plan.steps[w.step].name.clone(),
+                    after_ms: after.as_millis() as u64,
+                });
+                let id = self.sessions[w.session].id;
                 self.monitor
                     .cancel(id)
                     .await
@@ -853,7 +1004,7 @@ impl<'a> PermRun<'a> {
             }
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        for w in std::mem::take(&mut self.waiting) {
+        for w in mine {
             let result = match w.done {
                 Some(c) => c.result,
                 None => match tokio::time::timeout_at(deadline.into(), w.rx).await {
@@ -869,8 +1020,20 @@ impl<'a> PermRun<'a> {
                 output,
                 result,
             });
+            self.completed.insert(w.step);
         }
+        self.settled = false;
         Ok(())
+    }
+
+    /// True when a waiting step may have changed since it was last seen: something
+    /// completed since the last settled check, or a waiting step's completion arrived.
+    fn needs_settling(&mut self) -> bool {
+        if self.waiting.is_empty() {
+            return false;
+        }
+        self.harvest();
+        !self.settled || self.waiting.iter().any(|w| w.done.is_some())
     }
 }
 

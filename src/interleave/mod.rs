@@ -18,6 +18,7 @@ mod claims;
 mod diag;
 mod execute;
 mod expected;
+mod isotester;
 mod monitor;
 mod output;
 mod plan;
@@ -32,6 +33,7 @@ pub use claims::evaluate_claims;
 pub use diag::Diagnostic;
 pub use execute::{Target, run, run_named, run_repeated};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
+pub use isotester::IsolationTesterText;
 pub use output::{
     Detection, Event, InterleaveReport, LockWait, PermutationReport, SessionSteps, StepError,
     StepOutcome, TargetReport,

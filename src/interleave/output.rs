@@ -62,6 +62,16 @@ pub struct PermutationReport {
     pub failure: Option<String>,
 }
 
+impl PermutationReport {
+    /// True when a setup block (top-level or a session's) failed: the run on this target
+    /// stopped after this permutation, as PostgreSQL's isolation tester exits.
+    pub fn setup_failed(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::SetupError { what, .. } if what.starts_with("setup")))
+    }
+}
+
 /// How a step was found to be waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,12 +183,32 @@ pub enum Event {
         /// The message text.
         message: String,
     },
-    /// Setup or teardown SQL failed.
+    /// Setup or teardown SQL failed, printed `<what> failed: ERROR: ...` as the isolation
+    /// tester does. A failed setup stops the run on that target.
     SetupError {
-        /// Which block (`setup`, `session s1 setup`, `teardown` ...).
+        /// Which block: `setup`, `setup of session s1`, `teardown of session s1`,
+        /// `teardown`.
         what: String,
         /// The error.
         error: StepError,
+    },
+    /// A step still waiting after the step limit, when keyrace had to wait for it (its
+    /// session was needed, or the permutation ended), was cancelled
+    /// (`pg_cancel_backend`, `KILL QUERY`); its completion follows.
+    Cancelled {
+        /// Step name.
+        step: String,
+        /// How long it had been waited for (milliseconds).
+        after_ms: u64,
+    },
+    /// The result set a setup or teardown block ended with, printed as a step's rows are
+    /// (the isolation tester prints the last result of each block; nothing for a block
+    /// whose last statement returns no rows).
+    SetupResult {
+        /// Which block, as in [`Event::SetupError`].
+        what: String,
+        /// The rows.
+        rows: Rows,
     },
 }
 
@@ -379,7 +409,9 @@ impl TargetReport {
                         waits_for,
                         ..
                     } => {
-                        out.push_str(&format!("step {step}: {sql}"));
+                        // A `.spec` block keeps its newlines (as the isolation tester
+                        // prints it); this format shows it trimmed.
+                        out.push_str(&format!("step {step}: {}", sql.trim()));
                         out.push_str(if *waiting { " <waiting ...>\n" } else { "\n" });
                         if explain {
                             for w in waits_for {
@@ -413,9 +445,14 @@ impl TargetReport {
                         message,
                     } => out.push_str(&format!("{session}: {severity}:  {message}\n")),
                     Event::SetupError { what, error } => {
-                        out.push_str(&format!("error in {what}: "));
+                        out.push_str(&format!("{what} failed: "));
                         render_error(&mut out, error);
                     }
+                    Event::SetupResult { rows, .. } => render_rows(&mut out, rows),
+                    Event::Cancelled { step, after_ms } => out.push_str(&format!(
+                        "cancelling step {step}: still waiting after {} s\n",
+                        *after_ms as f64 / 1000.0
+                    )),
                 }
             }
             if let Some(f) = &p.failure {

@@ -154,7 +154,22 @@ pub struct InterleavePlan {
     pub claims: Vec<crate::lesson::Claim>,
 }
 
+/// How long PostgreSQL 15's isolation tester lets a step wait before cancelling it
+/// (`max_step_wait`, 300 s); keyrace's limit for `.spec` files.
+pub const SPEC_STEP_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl InterleavePlan {
+    /// How long a step may stay waiting once keyrace waits for it (its session is needed by
+    /// the next step, or the permutation's steps are all launched) before it is cancelled:
+    /// [`SPEC_STEP_LIMIT`] (300 s, the isolation tester's) for `.spec` files, twice
+    /// `wait_timeout_ms` (10 s by default) for TOML.
+    pub fn step_limit(&self) -> std::time::Duration {
+        match self.format {
+            SourceFormat::Spec => SPEC_STEP_LIMIT,
+            SourceFormat::Toml => std::time::Duration::from_millis(self.wait_timeout_ms * 2),
+        }
+    }
+
     /// The names of a permutation's steps with their markers, as written in `.spec` files.
     pub fn permutation_label(&self, p: &Permutation) -> String {
         p.steps

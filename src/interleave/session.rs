@@ -139,12 +139,33 @@ impl SessionTask {
         rx
     }
 
-    /// Runs `sql` to completion; only its error, if any, is kept.
-    pub async fn run(&self, sql: &str) -> Result<(), DbError> {
+    /// Runs `sql` to completion and returns what came back (a closed session reports
+    /// [`closed`] as its error).
+    pub async fn run_text(&self, sql: &str) -> StepText {
         match self.launch(sql).await.await {
-            Ok(c) => c.result.error.map_or(Ok(()), Err),
-            Err(_) => Err(closed()),
+            Ok(c) => c.result,
+            Err(_) => StepText {
+                error: Some(closed()),
+                ..StepText::default()
+            },
         }
+    }
+
+    /// Returns the connection to the state of a new one for the next permutation
+    /// ([`crate::db::Backend::interleave_reset_sql`], then the session settings again) and
+    /// drops the notices and notifications that caused. False when the engine cannot or a
+    /// statement failed: close it and open a new one.
+    pub async fn reset(&mut self, engine: Engine) -> bool {
+        let Some(stmts) = engine.interleave_reset_sql() else {
+            return false;
+        };
+        for sql in stmts.iter().copied().chain(engine.interleave_session_sql()) {
+            if self.run_text(sql).await.error.is_some() {
+                return false;
+            }
+        }
+        while self.notices.try_recv().is_ok() {}
+        true
     }
 
     /// Closes the connection (after any running step ends) and waits for the task.

@@ -28,7 +28,8 @@ enum Tok {
     Ident(String),
     /// A double-quoted name.
     Quoted(String),
-    /// The contents of `{ ... }`, trimmed.
+    /// The contents of `{ ... }` without the spaces and tabs right after `{` and right
+    /// before `}` (newlines kept), as PostgreSQL's `specscanner.l` keeps them.
     Sql(String),
     LParen,
     RParen,
@@ -81,7 +82,8 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, LocErr> {
                 };
                 let body = &text[i + 1..i + 1 + close];
                 i = i + 1 + close + 1;
-                out.push((Tok::Sql(body.trim().to_string()), start..i));
+                let body = body.trim_matches([' ', '\t', '\r', '\x0c']);
+                out.push((Tok::Sql(body.to_string()), start..i));
             }
             b'"' => {
                 let mut name = String::new();

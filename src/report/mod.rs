@@ -105,6 +105,14 @@ pub struct InterleaveResult {
     /// empty for scenarios without `[[claim]]` and in results written before lessons.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<crate::lesson::ClaimResult>,
+    /// True when a setup block failed on some server: the run there stopped (as
+    /// PostgreSQL's isolation tester exits 1), and `keyrace run` exits 1.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub setup_failed: bool,
+    /// With `--format isolationtester`: what the isolation tester would print on stderr
+    /// (failed setup or teardown blocks), per server in `outputs` order.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
 }
 
 impl InterleaveResult {
@@ -416,10 +424,11 @@ impl Report {
                 .flat_map(|s| &s.claim_verdicts)
                 .flat_map(|c| &c.servers)
                 .all(crate::lesson::ClaimOnServer::prediction_held)
-            && self
-                .interleavings
-                .iter()
-                .all(|i| i.matched_expected != Some(false) && i.claim_predictions().all(|h| h))
+            && self.interleavings.iter().all(|i| {
+                i.matched_expected != Some(false)
+                    && !i.setup_failed
+                    && i.claim_predictions().all(|h| h)
+            })
     }
 
     /// Predictions (expectations and expected interleaving outputs) held, and in all.

@@ -134,6 +134,14 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// Statements, each sent on its own, that return an interleaving session's connection to
+    /// the state of a new one between permutations, so it can be kept (PostgreSQL:
+    /// `ROLLBACK`, `DISCARD ALL`; then [`Backend::interleave_session_sql`] runs again).
+    /// `None`: a new connection for every permutation.
+    fn interleave_reset_sql(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// The statement, run from another connection, that cancels what session `id` runs.
     fn cancel_sql(&self, id: u64) -> String;
 

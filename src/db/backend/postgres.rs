@@ -92,6 +92,13 @@ impl Backend for Postgres {
         Some("SET deadlock_timeout = '100ms'")
     }
 
+    /// `DISCARD ALL` drops temporary tables, prepared statements, advisory locks, `LISTEN`
+    /// registrations and `SET`s (<https://www.postgresql.org/docs/current/sql-discard.html>);
+    /// it cannot run in a transaction, hence the `ROLLBACK` first.
+    fn interleave_reset_sql(&self) -> Option<&'static [&'static str]> {
+        Some(&["ROLLBACK", "DISCARD ALL"])
+    }
+
     fn cancel_sql(&self, id: u64) -> String {
         format!("SELECT pg_cancel_backend({id})::text")
     }
@@ -132,8 +139,10 @@ impl Backend for Postgres {
         Duration::from_millis(5)
     }
 
+    /// As the isolation tester's 10 ms wait for a result before it asks whether a step is
+    /// blocked.
     fn settle_interval(&self) -> Duration {
-        Duration::from_millis(20)
+        Duration::from_millis(10)
     }
 
     /// `PostgreSQL 15.8 (Debian …) on …`, also `17beta1`.

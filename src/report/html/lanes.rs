@@ -130,6 +130,9 @@ pub enum Event {
         /// The error.
         error: StepError,
     },
+    /// Anything the lanes do not draw (a setup block's result set ...).
+    #[serde(other)]
+    Other,
 }
 
 impl Permutation {
@@ -297,7 +300,7 @@ fn lanes_of(svg: &mut String, run: &Run, t: &Target, p: &Permutation, y0: u32) -
     let lane = |step: &str| lane_of.get(step).copied().unwrap_or(unknown);
     let needs_unknown = p.events.iter().any(|e| match e {
         Event::Step { step, .. } | Event::Completed { step, .. } => !lane_of.contains_key(&**step),
-        Event::SetupError { .. } | Event::Notice { .. } => false,
+        Event::SetupError { .. } | Event::Notice { .. } | Event::Other => false,
     });
     if needs_unknown {
         names.push("steps".into());
@@ -401,6 +404,7 @@ fn lanes_of(svg: &mut String, run: &Run, t: &Target, p: &Permutation, y0: u32) -
                     escape(&error.message)
                 );
             }
+            Event::Other => {}
         }
     }
     let mut h = TITLE + names.len() as u32 * LANE;
