@@ -148,7 +148,7 @@ md=${OUT:-results/http-bench.md}
 {
   echo "# keyrace's HTTP driver vs wrk, $(date -u +%F)"
   echo
-  echo "GET /ping of examples/signup_app.rs (release), ${DURATION} s per run, $THREADS client"
+  echo "GET /ping of examples/signup_app.rs ($APP), keyrace $KEYRACE, ${DURATION} s per run, $THREADS client"
   echo "thread(s), medians of $REPS alternating repetitions (benches/http.sh). Rate: requests/s as"
   echo "each tool reports it; CPU: the client process's user+sys per request (wait4 rusage)."
   echo
