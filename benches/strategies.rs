@@ -121,7 +121,14 @@ fn strategies(c: &mut Criterion) {
                                 seq: seq as i64,
                                 payload: &payload,
                             };
-                            let r = operation(&mut conn, program, &v, |_| Duration::ZERO).await;
+                            let r = operation(
+                                &mut conn,
+                                program,
+                                &v,
+                                |_| Duration::ZERO,
+                                |_| Box::pin(async { None }),
+                            )
+                            .await;
                             black_box(r.outcome);
                             seq += 1;
                         }

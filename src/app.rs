@@ -264,7 +264,8 @@ async fn run_cell(
     label: &str,
 ) -> Result<Option<runner::StrategyRun>, runner::HarnessError> {
     use std::io::IsTerminal;
-    let w = &plan.workload;
+    let workload = plan.workload_for(strategy);
+    let w = &workload;
     let len = (w.operations != u64::MAX).then_some(w.operations);
     let cell = format!("cell {} of {}", progress.cell, progress.cells);
     let lines = !args.quiet && !std::io::stderr().is_terminal();
@@ -305,8 +306,7 @@ async fn run_cell(
             }
         })
     };
-    let statement_timeout =
-        runner::statement_timeout(target.engine, &plan.workload, args.statement_timeout);
+    let statement_timeout = runner::statement_timeout(target.engine, w, args.statement_timeout);
     let r = runner::run_strategy(
         plan,
         strategy,
@@ -472,7 +472,7 @@ async fn run_plans_lost(
                             target,
                             &run,
                             &plan.expectations,
-                            &plan.workload,
+                            &plan.workload_for(strategy),
                         ));
                         if let Some(f) = &run.fatal {
                             add_error(&mut sr, f.clone());
@@ -515,7 +515,7 @@ async fn run_plans_lost(
                 &plan.expectations,
                 target.dialect(),
                 target.engine.name(),
-                &plan.workload,
+                &plan.workload_for(&plan.strategies[cells[i].0]),
             ));
         }
         sr.claim_verdicts =

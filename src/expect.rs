@@ -414,4 +414,41 @@ mod tests {
                 .contains("workload quantity")
         );
     }
+
+    #[test]
+    fn the_most_specific_database_wins_per_figure() {
+        let pg = Some(SqlKey::Dialect(Dialect::Postgres));
+        let my = Some(SqlKey::Dialect(Dialect::Mysql));
+        let galera = SqlKey::parse("galera");
+        let all = [
+            Expectation::parse("*", None, "duplicate_rows = 0").unwrap(),
+            Expectation::parse("*", None, "errors = 0").unwrap(),
+            Expectation::parse("lock", my, "errors > 0").unwrap(),
+            Expectation::parse("lock", galera, "duplicate_rows > 0").unwrap(),
+            Expectation::parse("lock", pg, "deadlock = 0").unwrap(),
+            Expectation::parse("other", galera, "errors > 5").unwrap(),
+        ];
+        let texts = |strategy, d, engine| -> Vec<String> {
+            select(&all, strategy, d, engine)
+                .iter()
+                .map(|e| e.text.clone())
+                .collect()
+        };
+        assert_eq!(
+            texts("lock", Dialect::Mysql, "galera"),
+            ["errors > 0", "duplicate_rows > 0"]
+        );
+        assert_eq!(
+            texts("lock", Dialect::Mysql, "mariadb"),
+            ["duplicate_rows = 0", "errors > 0"]
+        );
+        assert_eq!(
+            texts("lock", Dialect::Postgres, "postgres"),
+            ["duplicate_rows = 0", "errors = 0", "deadlock = 0"]
+        );
+        assert_eq!(
+            texts("other", Dialect::Mysql, "galera"),
+            ["duplicate_rows = 0", "errors > 5"]
+        );
+    }
 }

@@ -132,7 +132,7 @@ fn parse_predict(
     cx: &Ctx<'_>,
     v: &V<'_>,
     dialects: &[Dialect],
-) -> Result<Vec<(Dialect, Verdict)>, Diagnostic> {
+) -> Result<Vec<(String, Verdict)>, Diagnostic> {
     let verdict = |v: &V<'_>| -> Result<Verdict, Diagnostic> {
         let s = cx.string(v, "predict")?;
         Verdict::parse(&s)
@@ -147,20 +147,23 @@ fn parse_predict(
     match v.get_ref() {
         DeValue::String(_) => {
             let p = verdict(v)?;
-            Ok(dialects.iter().map(|&d| (d, p)).collect())
+            Ok(dialects.iter().map(|d| (d.name().to_string(), p)).collect())
         }
         DeValue::Table(t) => {
             let mut out = Vec::new();
             for (k, pv) in t.iter() {
-                let d = Dialect::parse(k.get_ref())
-                    .filter(|d| dialects.contains(d))
+                let key = crate::vocab::SqlKey::parse(k.get_ref())
+                    .filter(|key| dialects.contains(&key.dialect()))
                     .ok_or_else(|| {
                         cx.err(
                             k.span(),
-                            format!("`{}` is not one of the claim's dialects", k.get_ref()),
+                            format!(
+                                "`{}` is not one of the claim's dialects nor an engine of them (mariadb, mysql8, galera)",
+                                k.get_ref()
+                            ),
                         )
                     })?;
-                out.push((d, verdict(pv)?));
+                out.push((key.name().to_string(), verdict(pv)?));
             }
             Ok(out)
         }
@@ -409,7 +412,8 @@ pub fn evaluate_claims(plan: &InterleavePlan, report: &InterleaveReport) -> Vec<
                 .iter()
                 .zip(&facts)
                 .map(|(t, f)| {
-                    let predicted = c.predict.iter().find(|(d, _)| *d == t.dialect).map(|x| x.1);
+                    let engine = t.engine.map(|e| e.name()).unwrap_or(t.dialect.name());
+                    let predicted = c.predicted(t.dialect, engine);
                     match f.as_ref().filter(|_| c.dialects.contains(&t.dialect)) {
                         None => ClaimOnServer {
                             label: t.label.clone(),

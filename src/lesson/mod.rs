@@ -30,10 +30,20 @@ pub struct Claim {
     pub note: Option<String>,
     /// What the claim predicts the server answers, one check each.
     pub checks: Vec<Check>,
-    /// The verdict the lesson's author measured, per dialect: a prediction checked like an
-    /// `[[expect]]` line (a different verdict makes the run exit 1), never shown as the verdict.
+    /// The verdict the lesson's author measured, per dialect (`postgres`, `mysql`) or engine
+    /// (`mariadb`, `mysql8`, `galera`): a prediction checked like an `[[expect]]` line (a
+    /// different verdict makes the run exit 1), never shown as the verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub predict: Vec<(Dialect, Verdict)>,
+    pub predict: Vec<(String, Verdict)>,
+}
+
+impl Claim {
+    /// The verdict predicted on a server of `dialect` whose engine is called `engine`: the
+    /// engine's own prediction if the claim makes one, else its dialect's.
+    pub fn predicted(&self, dialect: Dialect, engine: &str) -> Option<Verdict> {
+        let by = |k: &str| self.predict.iter().find(|(n, _)| n == k).map(|x| x.1);
+        by(engine).or_else(|| by(dialect.name()))
+    }
 }
 
 /// A claim's verdict on one server.

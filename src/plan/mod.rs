@@ -222,6 +222,9 @@ pub struct StrategyPlan {
     /// The program for one engine whose SQL differs from its dialect's (a user step with a
     /// `mariadb`, `mysql8` or `galera` key).
     pub engine_programs: BTreeMap<&'static str, Result<Program, String>>,
+    /// Concurrent sessions for this strategy, replacing the workload's (and `--workers`),
+    /// so one scenario can compare a strategy as the sessions grow.
+    pub workers: Option<usize>,
 }
 
 impl StrategyPlan {
@@ -243,6 +246,16 @@ impl StrategyPlan {
 }
 
 impl Plan {
+    /// The workload `strategy` runs: the scenario's, with the strategy's own `workers` if it
+    /// sets them.
+    pub fn workload_for(&self, strategy: &StrategyPlan) -> Workload {
+        let mut w = self.workload.clone();
+        if let Some(n) = strategy.workers {
+            w.workers = n;
+        }
+        w
+    }
+
     /// The schema SQL for `engine` (a backend name) of `dialect`: the engine's own, else
     /// the dialect's; `None` when the scenario does not support it.
     pub fn schema_for(&self, dialect: Dialect, engine: &str) -> Option<&str> {

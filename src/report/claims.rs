@@ -289,7 +289,7 @@ pub fn stress_claims(
                         label,
                         dialect,
                         verdict: Verdict::of(&held),
-                        predicted: c.predict.iter().find(|(d, _)| *d == dialect).map(|x| x.1),
+                        predicted: c.predicted(dialect, &info.engine),
                         checks,
                     })
                 })

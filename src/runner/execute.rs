@@ -318,13 +318,26 @@ async fn attempt(
     })
 }
 
+/// A new connection for a retry after a timeout (see [`operation`]); `None` when none
+/// could be opened.
+pub type Reopen<'r> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Conn>> + Send + 'r>>;
+
 /// Runs one operation: attempts until success, a non-retryable error, or the retry limit.
 /// `backoff` is called with the retry number and returns the pause before it.
-pub async fn operation(
+///
+/// A retried `timeout` or `connection_error` is retried on a new connection, as a client
+/// with a request timeout does: the statement may still be running (or even have
+/// committed) on the old one. `reopen` is given the old connection's server id, cancels
+/// what it still runs and returns a new connection, or `None` when none could be opened
+/// (the operation then ends with the error). Without a retry policy for those classes
+/// `reopen` is never called.
+pub async fn operation<'r>(
     conn: &mut Conn,
     p: &Program,
     v: &Values<'_>,
     mut backoff: impl FnMut(u32) -> std::time::Duration,
+    mut reopen: impl FnMut(Option<u64>) -> Reopen<'r>,
 ) -> OpResult {
     let mut handled = Vec::new();
     let mut violation_at = None;
@@ -347,6 +360,23 @@ pub async fn operation(
                     violation_at.get_or_insert_with(Instant::now);
                 }
                 if p.retry.retries(e.class, retries) {
+                    if matches!(e.class, Outcome::Timeout | Outcome::ConnectionError)
+                        || conn.is_broken()
+                    {
+                        match reopen(conn.backend_id()).await {
+                            Some(fresh) => *conn = fresh,
+                            None => {
+                                return OpResult {
+                                    outcome: e.class,
+                                    error: Some(e),
+                                    failed_at: at,
+                                    handled,
+                                    violation_at,
+                                    retries,
+                                };
+                            }
+                        }
+                    }
                     handled.push(e.class);
                     retries += 1;
                     let pause = backoff(retries);

@@ -279,7 +279,8 @@ async fn run_in_database(
 ) -> Result<StrategyRun, HarnessError> {
     let dialect = target.dialect();
     let engine = target.engine;
-    let w = &plan.workload;
+    let workload = plan.workload_for(strategy);
+    let w = &workload;
     let setup_err = |what: String| {
         move |source| HarnessError::Setup {
             what,

@@ -207,6 +207,9 @@ pub struct WorkerFailure {
 /// broken.
 pub const FATAL_AFTER: u64 = 20;
 
+/// No server id known (see [`Conn::backend_id`]).
+const NO_BACKEND: u64 = u64::MAX;
+
 /// What a worker hands back: its measurements, why it stopped early, and its connection
 /// (none when it was lost or left with a statement in flight).
 pub struct WorkerEnd {
@@ -323,16 +326,36 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
         };
         let jitter = keys.jitter();
         let backend = c.backend_id();
-        let fut = operation(c, &shared.program, &values, |retry| {
-            let base = backoff_base.saturating_mul(1 << retry.min(16)).min(100_000);
-            Duration::from_micros((base as f64 * (0.5 + jitter)) as u64)
-        });
+        // The server id of the connection the operation is on (a retry after a timeout
+        // moves it to a new one), for cancelling what it runs when the run is stopped.
+        let in_flight = AtomicU64::new(backend.unwrap_or(NO_BACKEND));
+        let fut = operation(
+            c,
+            &shared.program,
+            &values,
+            |retry| {
+                let base = backoff_base.saturating_mul(1 << retry.min(16)).min(100_000);
+                Duration::from_micros((base as f64 * (0.5 + jitter)) as u64)
+            },
+            |old: Option<u64>| {
+                let (shared, in_flight) = (&shared, &in_flight);
+                Box::pin(async move {
+                    cancel_in_flight(shared, worker, old);
+                    let fresh = reconnect(shared, worker, std::future::pending())
+                        .await?
+                        .ok()?;
+                    in_flight.store(fresh.backend_id().unwrap_or(NO_BACKEND), Ordering::Relaxed);
+                    Some(fresh)
+                })
+            },
+        );
+        let backend_now = || Some(in_flight.load(Ordering::Relaxed)).filter(|&b| b != NO_BACKEND);
         let result = tokio::select! {
             biased;
             _ = &mut stop => {
                 // Interrupted with a statement in flight: cancel it so the database can be
                 // dropped at once, and give up the connection.
-                cancel_in_flight(&shared, worker, backend);
+                cancel_in_flight(&shared, worker, backend_now());
                 conn = None;
                 break;
             }
@@ -341,7 +364,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                 rec.count(Outcome::Timeout);
                 batch.push(&shared.shards, Outcome::Timeout, start.elapsed().as_micros() as u64, None, false);
                 rec.error(Outcome::Timeout, "timeout", "still running when the run's duration was over; cancelled", || "(in flight)".into());
-                cancel_in_flight(&shared, worker, backend);
+                cancel_in_flight(&shared, worker, backend_now());
                 conn = None;
                 stuck = true;
                 break;
@@ -394,7 +417,7 @@ pub async fn run(worker: usize, conn: Conn, quota: u64, shared: Arc<Shared>) -> 
                     sane += 1;
                 }
                 if e.class == Outcome::Timeout {
-                    cancel_in_flight(&shared, worker, backend);
+                    cancel_in_flight(&shared, worker, backend_now());
                 }
                 if !e.class.is_race() && sane == 0 && seq + 1 >= FATAL_AFTER {
                     let step = result.failed_at.map_or("?", |a| a.name(&shared.program));

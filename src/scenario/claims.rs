@@ -116,21 +116,23 @@ pub(super) fn stress_claims(
                 toml::Value::Table(t) => {
                     let mut out = Vec::new();
                     for (k, v) in t {
-                        let d = Dialect::parse(k)
-                            .filter(|d| ds.contains(d))
+                        let key = crate::vocab::SqlKey::parse(k)
+                            .filter(|key| ds.contains(&key.dialect()))
                             .ok_or_else(|| {
                                 err(
                                     p.span(),
-                                    format!("`{k}` is not one of the claim's dialects"),
+                                    format!(
+                                        "`{k}` is not one of the claim's dialects nor an engine of them (mariadb, mysql8, galera)"
+                                    ),
                                 )
                             })?;
-                        out.push((d, verdict(v, p.span())?));
+                        out.push((key.name().to_string(), verdict(v, p.span())?));
                     }
                     out
                 }
                 v => {
                     let one = verdict(v, p.span())?;
-                    ds.iter().map(|&d| (d, one)).collect()
+                    ds.iter().map(|d| (d.name().to_string(), one)).collect()
                 }
             },
         };

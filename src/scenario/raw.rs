@@ -86,6 +86,7 @@ pub struct RawStrategy {
     pub builtin: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,
     pub isolation: Option<Spanned<String>>,
+    pub workers: Option<Spanned<i64>>,
     #[serde(default)]
     pub setup: BTreeMap<Spanned<String>, Spanned<String>>,
     pub transaction: Option<bool>,

@@ -449,6 +449,11 @@ fn strategy_plan(
     }
     let mut engine_programs = BTreeMap::new();
     let isolation_override = s.isolation.as_ref().map(|i| c.isolation(i)).transpose()?;
+    let workers = s
+        .workers
+        .as_ref()
+        .map(|n| c.positive(n, "workers", MAX_WORKERS).map(|n| n as usize))
+        .transpose()?;
     let mut programs = BTreeMap::new();
     let mut requires: &'static [crate::vocab::Feature] = &[];
     let (name, builtin, isolation) = if let Some(u) = &s.builtin {
@@ -540,6 +545,7 @@ fn strategy_plan(
         setup_engines,
         programs,
         engine_programs,
+        workers,
     })
 }
 

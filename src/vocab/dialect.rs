@@ -86,6 +86,14 @@ impl SqlKey {
         }
     }
 
+    /// The key's canonical name: `postgres`, `mysql`, `mariadb`, `mysql8` or `galera`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SqlKey::Dialect(d) => d.name(),
+            SqlKey::Engine(e, _) => e,
+        }
+    }
+
     /// The dialect the SQL is written in.
     pub fn dialect(self) -> Dialect {
         match self {
