@@ -2,8 +2,11 @@
 //! `POST /signup/naive` checks whether the email exists, then inserts it, and answers 500
 //! when the insert hits the unique key (the race keyrace finds); `POST /signup/fixed` inserts
 //! with ON CONFLICT DO NOTHING / INSERT IGNORE and answers 201 (created) or 200 (existed);
-//! `GET /health` answers 200 once the table exists; `GET /ping` answers 200 without touching
-//! the database (the cheapest endpoint, for the HTTP benchmark).
+//! `POST /api/signup/naive` and `/api/signup/fixed` do the same but, like many JSON APIs,
+//! always answer 200 with `{"result": "created" | "existed" | "error"}` (and `detail` for an
+//! error), so only the body tells them apart; `GET /health` answers 200 once the table
+//! exists; `GET /ping` answers 200 without touching the database (the cheapest endpoint, for
+//! the HTTP benchmark).
 //!
 //! Run: `cargo run --example signup_app -- PORT DATABASE_URL`, e.g.
 //! `cargo run --example signup_app -- 8080 postgres://postgres@127.0.0.1:5432/test`.
@@ -108,6 +111,23 @@ async fn fixed(State(db): State<Db>, Json(s): Json<Signup>) -> Reply {
     }
 }
 
+/// A reply as a JSON API gives it: always 200, the result in the body.
+fn as_json((status, text): Reply) -> Json<serde_json::Value> {
+    Json(match status {
+        StatusCode::CREATED => serde_json::json!({ "result": "created" }),
+        StatusCode::OK => serde_json::json!({ "result": "existed" }),
+        _ => serde_json::json!({ "result": "error", "detail": text }),
+    })
+}
+
+async fn naive_json(db: State<Db>, s: Json<Signup>) -> Json<serde_json::Value> {
+    as_json(naive(db, s).await)
+}
+
+async fn fixed_json(db: State<Db>, s: Json<Signup>) -> Json<serde_json::Value> {
+    as_json(fixed(db, s).await)
+}
+
 const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS users (email VARCHAR(255) PRIMARY KEY, name VARCHAR(255))";
 
@@ -137,6 +157,8 @@ pub fn router(db: Db) -> Router {
         .route("/ping", get(|| async { "pong" }))
         .route("/signup/naive", post(naive))
         .route("/signup/fixed", post(fixed))
+        .route("/api/signup/naive", post(naive_json))
+        .route("/api/signup/fixed", post(fixed_json))
         .with_state(db)
 }
 

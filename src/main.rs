@@ -72,11 +72,20 @@ fn main() -> ExitCode {
                     ));
                 }
                 for p in found.apps {
-                    let n = p.endpoints.len();
+                    let count = |n: usize, one: &str, many: &str| {
+                        format!("{n} {}", if n == 1 { one } else { many })
+                    };
+                    let mut what = Vec::new();
+                    if !p.endpoints.is_empty() {
+                        what.push(count(p.endpoints.len(), "endpoint", "endpoints"));
+                    }
+                    if !p.commands.is_empty() {
+                        what.push(count(p.commands.len(), "command", "commands"));
+                    }
                     text.push_str(&format!(
-                        "ok: {} ({n} {}, application)\n",
+                        "ok: {} ({}, application)\n",
                         p.source.display(),
-                        if n == 1 { "endpoint" } else { "endpoints" }
+                        what.join(", ")
                     ));
                 }
                 for p in found.interleavings {

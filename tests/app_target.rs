@@ -1,7 +1,8 @@
 //! Application scenarios (`[app]`) on the real servers: the sample sign-up service
 //! (`examples/signup_app.rs`, served in-process here) raced over HTTP through a scenario
 //! file with the application's database given by URL; the naive endpoint's 500s are counted
-//! as `other` with their status and make it not safe, the fixed one is safe; an unreachable
+//! as `other` with their status and make it not safe, the fixed one is safe; a JSON API that
+//! answers 200 to everything is read by a field of its body; an unreachable
 //! application is a harness error naming its URL; bad files are located.
 
 mod common;
@@ -45,6 +46,22 @@ path = "/signup/fixed"
 body = '{{"email": "{{key}}", "name": "{{payload}}"}}'
 headers = {{ content-type = "application/json" }}
 status = {{ 201 = "inserted", 200 = "existed" }}
+
+[[endpoint]]
+name = "naive-json"
+path = "/api/signup/naive"
+body = '{{"email": "{{key}}", "name": "{{payload}}"}}'
+headers = {{ content-type = "application/json" }}
+status = {{ 200 = "existed" }}
+json = {{ field = "/result", values = {{ created = "inserted", existed = "existed" }} }}
+
+[[endpoint]]
+name = "fixed-json"
+path = "/api/signup/fixed"
+body = '{{"email": "{{key}}", "name": "{{payload}}"}}'
+headers = {{ content-type = "application/json" }}
+status = {{ 200 = "existed" }}
+json = {{ field = "/result", values = {{ created = "inserted", existed = "existed", error = "other" }} }}
 
 [[expect]]
 endpoint = "fixed"
@@ -115,6 +132,37 @@ async fn naive_endpoint_is_not_safe_and_fixed_is_on_both_engines() {
         assert!(fixed.held(), "{dialect}: {:?}", fixed.expectations);
         assert!(fixed.figure("release_spread_p50_us").is_some());
         assert!(report.servers.iter().any(|i| i.database == fixed.database));
+        // The JSON API answers 200 to everything: only its `result` field tells.
+        let naive = s
+            .results
+            .iter()
+            .find(|r| r.strategy == "naive-json")
+            .unwrap();
+        let fixed = s
+            .results
+            .iter()
+            .find(|r| r.strategy == "fixed-json")
+            .unwrap();
+        assert!(
+            naive
+                .other_codes
+                .get("json /result=error")
+                .is_some_and(|&n| n > 0),
+            "{dialect}: {:?}",
+            naive.other_codes
+        );
+        assert_eq!(
+            naive.outcomes.existed + naive.outcomes.inserted + naive.outcomes.other,
+            180
+        );
+        assert_ne!(naive.verdict.as_ref().unwrap().level, VerdictLevel::Safe);
+        assert_eq!(
+            fixed.outcomes.inserted, 30,
+            "{dialect}: {:?}",
+            fixed.outcomes
+        );
+        assert_eq!(fixed.outcomes.existed, 150);
+        assert!(fixed.verdict.as_ref().unwrap().is_safe());
     }
 }
 
@@ -145,6 +193,14 @@ fn application_files_are_checked_with_locations() {
         scenario("http://127.0.0.1:1", "postgres://x@h/x").replace("duplicates = 0", "dupes = 0");
     let e = keyrace::apptarget::parse(std::path::Path::new("a.toml"), &bad).unwrap_err();
     assert!(e.to_string().contains("unknown figure `dupes`"), "{e}");
+    let bad = scenario("http://127.0.0.1:1", "postgres://x@h/x")
+        .replace(r#"field = "/result""#, r#"field = "result""#);
+    let e = keyrace::apptarget::parse(std::path::Path::new("a.toml"), &bad).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not a JSON pointer: write `/result`"),
+        "{e}"
+    );
     assert!(keyrace::apptarget::is_app_file(
         std::path::Path::new("a.toml"),
         &bad

@@ -57,6 +57,28 @@ impl StatusMap {
     }
 }
 
+/// Outcome classes by the value of one field of a JSON response body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsonMap {
+    /// The field, as a JSON pointer (RFC 6901): `/status`, `/data/result`.
+    pub pointer: String,
+    /// The field's value (a string as it is; a number, `true`, `false` or `null` as
+    /// written in JSON) → outcome class.
+    pub values: BTreeMap<String, Outcome>,
+}
+
+impl JsonMap {
+    /// The field's value in `body` as text, if the body is JSON and has the field (an
+    /// object or array value is its JSON text).
+    pub fn value(&self, body: &[u8]) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        match v.pointer(&self.pointer)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
 /// One endpoint to race: the request template and how to read the response.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -72,6 +94,8 @@ pub struct Endpoint {
     pub timeout: Duration,
     /// Status → outcome class.
     pub status: StatusMap,
+    /// A JSON field of the body → outcome class, tried before `status`.
+    pub json: Option<JsonMap>,
 }
 
 /// Replaces `{key}`, `{worker}`, `{seq}` and `{payload}` in `template` with the
@@ -244,16 +268,31 @@ impl HttpConn {
                 return Err(broken(e));
             }
         };
-        match ep.status.get(status) {
-            Some(o) if !o.is_error() => Ok(o),
-            mapped => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                Err(failure(
-                    mapped.unwrap_or(Outcome::Other),
-                    &format!("http {status}"),
-                    text,
-                ))
-            }
+        classify(ep, status, &body)
+    }
+}
+
+/// The outcome of a response: by the JSON field's value when the endpoint maps one and the
+/// body has it, else by the status.
+///
+/// Errors: an error class or an unmapped value or status (`other`), with code
+/// `json <pointer>=<value>` when the JSON field decided, else `http <status>`, and the start
+/// of the body as message.
+fn classify(ep: &Endpoint, status: u16, body: &[u8]) -> Result<Outcome, DbError> {
+    let field = ep.json.as_ref().and_then(|j| j.value(body).map(|v| (j, v)));
+    let mapped = match &field {
+        Some((j, v)) => j.values.get(v).copied(),
+        None => ep.status.get(status),
+    };
+    match mapped {
+        Some(o) if !o.is_error() => Ok(o),
+        mapped => {
+            let code = match &field {
+                Some((j, v)) => format!("json {}={v}", j.pointer),
+                None => format!("http {status}"),
+            };
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            Err(failure(mapped.unwrap_or(Outcome::Other), &code, text))
         }
     }
 }
@@ -297,6 +336,52 @@ mod tests {
         assert_eq!(m.get(404), None);
         assert!(m.insert("6xx", Outcome::Other).is_err());
         assert!(m.insert("abc", Outcome::Other).is_err());
+    }
+
+    #[test]
+    fn a_json_field_decides_before_the_status() {
+        let mut status = StatusMap::default();
+        status.insert("2xx", Outcome::Existed).unwrap();
+        let ep = Endpoint {
+            method: Method::POST,
+            path: "/".into(),
+            body: None,
+            headers: vec![],
+            timeout: Duration::from_secs(1),
+            status,
+            json: Some(JsonMap {
+                pointer: "/result/state".into(),
+                values: [
+                    ("created".to_string(), Outcome::Inserted),
+                    ("error".to_string(), Outcome::Other),
+                    ("1".to_string(), Outcome::Updated),
+                ]
+                .into_iter()
+                .collect(),
+            }),
+        };
+        let c = |status, body: &str| classify(&ep, status, body.as_bytes());
+        assert_eq!(
+            c(200, r#"{"result":{"state":"created"}}"#),
+            Ok(Outcome::Inserted)
+        );
+        assert_eq!(c(200, r#"{"result":{"state":1}}"#), Ok(Outcome::Updated));
+        // Not JSON, or no such field: the status decides.
+        assert_eq!(c(200, "created"), Ok(Outcome::Existed));
+        assert_eq!(c(201, r#"{"result":{}}"#), Ok(Outcome::Existed));
+        let e = c(200, r#"{"result":{"state":"error"}}"#).unwrap_err();
+        assert_eq!(
+            (e.class, e.code.as_str()),
+            (Outcome::Other, "json /result/state=error")
+        );
+        // A value the endpoint does not map is `other`, with the value kept.
+        let e = c(200, r#"{"result":{"state":"odd"}}"#).unwrap_err();
+        assert_eq!(
+            (e.class, e.code.as_str()),
+            (Outcome::Other, "json /result/state=odd")
+        );
+        let e = c(404, "nope").unwrap_err();
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("http 404", "nope"));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use hyper::header::HeaderName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::http::{Base, Endpoint, StatusMap};
+use super::command::{Command, OutputMatch, Pattern, Stream};
+use super::http::{Base, Endpoint, JsonMap, StatusMap};
 use crate::expect::Expectation;
 use crate::plan::Workload;
 use crate::scenario::{Diagnostic, RawWorkload, parse_duration, validate_workload};
@@ -25,9 +26,11 @@ struct RawAppScenario {
     #[serde(default)]
     teaches: String,
     workload: RawWorkload,
-    app: RawApp,
-    #[serde(rename = "endpoint")]
-    endpoints: Spanned<Vec<RawEndpoint>>,
+    app: Spanned<RawApp>,
+    #[serde(default, rename = "endpoint")]
+    endpoints: Vec<RawEndpoint>,
+    #[serde(default, rename = "command")]
+    commands: Vec<RawCommand>,
     #[serde(default, rename = "expect")]
     expectations: Vec<RawExpect>,
 }
@@ -35,7 +38,7 @@ struct RawAppScenario {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawApp {
-    url: Spanned<String>,
+    url: Option<Spanned<String>>,
     start: Option<Spanned<Vec<String>>>,
     dir: Option<String>,
     ready: Option<String>,
@@ -61,12 +64,44 @@ struct RawEndpoint {
     headers: BTreeMap<String, String>,
     timeout: Option<Spanned<String>>,
     status: Spanned<BTreeMap<String, Spanned<String>>>,
+    json: Option<RawJson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJson {
+    field: Spanned<String>,
+    values: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    name: Spanned<String>,
+    argv: Spanned<toml::Value>,
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    exit: BTreeMap<String, Spanned<String>>,
+    #[serde(default, rename = "match")]
+    matches: Vec<Spanned<RawMatch>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    stdout: Option<String>,
+    stderr: Option<String>,
+    stdout_regex: Option<String>,
+    stderr_regex: Option<String>,
+    exit: Option<i32>,
+    outcome: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExpect {
     endpoint: Option<Spanned<String>>,
+    command: Option<Spanned<String>>,
     database: Option<Spanned<String>>,
     that: Vec<Spanned<String>>,
 }
@@ -95,8 +130,9 @@ pub struct AppPlan {
     pub teaches: String,
     /// Workers, operations, mode … as in stress scenarios.
     pub workload: Workload,
-    /// Base URL template (`{port}`: the port keyrace picked for a started application).
-    pub url: String,
+    /// Base URL template (`{port}`: the port keyrace picked for a started application);
+    /// required with endpoints or `start`.
+    pub url: Option<String>,
     /// The command that starts the application (`{port}`, `{database_url}` filled in).
     pub start: Option<Vec<String>>,
     /// Working directory of `start`.
@@ -119,7 +155,9 @@ pub struct AppPlan {
     pub only_when_named: bool,
     /// Endpoints to race, by name.
     pub endpoints: Vec<(String, Endpoint)>,
-    /// Expectations (their `strategy` is the endpoint's name).
+    /// Commands to race, by name, after the endpoints.
+    pub commands: Vec<(String, Command)>,
+    /// Expectations (their `strategy` is the endpoint's or command's name).
     pub expectations: Vec<Expectation>,
 }
 
@@ -146,11 +184,19 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
         toml::from_str(text).map_err(|e| Diagnostic::from_toml(path, text, &e, ""))?;
     let err = |span: std::ops::Range<usize>, m: String| Diagnostic::at(path, text, span, m);
     let workload = validate_workload(path, text, &raw.workload)?;
-    let a = &raw.app;
-    if a.start.is_none() && !a.url.get_ref().starts_with("http://") {
-        return Err(err(a.url.span(), "`url` must be an http:// URL".into()));
+    let a = raw.app.get_ref();
+    match &a.url {
+        Some(url) => {
+            Base::parse(&url.get_ref().replace("{port}", "1")).map_err(|m| err(url.span(), m))?;
+        }
+        None if a.start.is_some() || !raw.endpoints.is_empty() => {
+            return Err(err(
+                raw.app.span(),
+                "`[app]` needs `url`: the application's http:// base URL (endpoints and `start` use it)".into(),
+            ));
+        }
+        None => {}
     }
-    Base::parse(&a.url.get_ref().replace("{port}", "1")).map_err(|m| err(a.url.span(), m))?;
     if let Some(s) = &a.start
         && s.get_ref().is_empty()
     {
@@ -178,10 +224,10 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
             ));
         }
     };
-    if matches!(database, AppDatabase::Run(_)) && a.start.is_none() {
+    if matches!(database, AppDatabase::Run(_)) && a.start.is_none() && !raw.endpoints.is_empty() {
         return Err(err(
             a.database.span(),
-            "a database on the run's servers needs `start`: keyrace can only hand it to an application it starts; give the application's database URL instead".into(),
+            "a database on the run's servers needs `start`: keyrace can only hand it to an application it starts (or to commands, as `{database_url}`); give the application's database URL instead".into(),
         ));
     }
     let ready_timeout = match &a.ready_timeout {
@@ -189,35 +235,55 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
         Some(t) => parse_duration(t.get_ref()).map_err(|e| err(t.span(), e.to_string()))?,
     };
     let mut endpoints: Vec<(String, Endpoint)> = Vec::new();
-    for e in raw.endpoints.get_ref() {
+    let mut commands: Vec<(String, Command)> = Vec::new();
+    let taken = |name: &str, e: &[(String, Endpoint)], c: &[(String, Command)]| {
+        e.iter().any(|(n, _)| n == name) || c.iter().any(|(n, _)| n == name)
+    };
+    for e in &raw.endpoints {
         let name = e.name.get_ref().clone();
-        if endpoints.iter().any(|(n, _)| *n == name) {
+        if taken(&name, &endpoints, &commands) {
             return Err(err(
                 e.name.span(),
-                format!("a second endpoint named `{name}`"),
+                format!("a second endpoint or command named `{name}`"),
             ));
         }
         endpoints.push((name, endpoint(e).map_err(|(span, m)| err(span, m))?));
     }
-    if endpoints.is_empty() {
+    for c in &raw.commands {
+        let name = c.name.get_ref().clone();
+        if taken(&name, &endpoints, &commands) {
+            return Err(err(
+                c.name.span(),
+                format!("a second endpoint or command named `{name}`"),
+            ));
+        }
+        commands.push((name, command(c).map_err(|(span, m)| err(span, m))?));
+    }
+    if endpoints.is_empty() && commands.is_empty() {
         return Err(err(
-            raw.endpoints.span(),
-            "no `[[endpoint]]` to race".into(),
+            raw.app.span(),
+            "no `[[endpoint]]` nor `[[command]]` to race".into(),
         ));
     }
     let verify: Vec<(String, String)> = a.verify.clone().into_iter().collect();
     let names: Vec<String> = verify.iter().map(|(n, _)| n.clone()).collect();
     let mut expectations = Vec::new();
     for x in &raw.expectations {
-        let ep = match &x.endpoint {
+        if let (Some(_), Some(c)) = (&x.endpoint, &x.command) {
+            return Err(err(
+                c.span(),
+                "give `endpoint` or `command`, not both".into(),
+            ));
+        }
+        let ep = match x.endpoint.as_ref().or(x.command.as_ref()) {
             None => "*".to_string(),
-            Some(n) if n.get_ref() == "*" || endpoints.iter().any(|(e, _)| e == n.get_ref()) => {
+            Some(n) if n.get_ref() == "*" || taken(n.get_ref(), &endpoints, &commands) => {
                 n.get_ref().clone()
             }
             Some(n) => {
                 return Err(err(
                     n.span(),
-                    format!("no endpoint named `{}`", n.get_ref()),
+                    format!("no endpoint or command named `{}`", n.get_ref()),
                 ));
             }
         };
@@ -241,7 +307,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
         description: raw.description,
         teaches: raw.teaches,
         workload,
-        url: a.url.get_ref().clone(),
+        url: a.url.as_ref().map(|u| u.get_ref().clone()),
         start: a.start.as_ref().map(|s| s.get_ref().clone()),
         dir: base_dir.join(a.dir.as_deref().unwrap_or(".")),
         ready: a.ready.clone().unwrap_or_else(|| "/".into()),
@@ -256,6 +322,7 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, Diagnostic> {
         verify,
         only_when_named: a.only_when_named,
         endpoints,
+        commands,
         expectations,
     })
 }
@@ -278,21 +345,30 @@ fn endpoint(e: &RawEndpoint) -> Result<Endpoint, Located> {
     };
     let mut status = StatusMap::default();
     for (k, v) in e.status.get_ref() {
-        let o = Outcome::parse(v.get_ref())
-            .filter(|o| o.name() == v.get_ref())
-            .ok_or_else(|| {
-                let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.name()).collect();
-                (
-                    v.span(),
-                    format!(
-                        "unknown outcome `{}`; use one of {}",
-                        v.get_ref(),
-                        names.join(", ")
-                    ),
-                )
-            })?;
-        status.insert(k, o).map_err(|m| (e.status.span(), m))?;
+        status
+            .insert(k, outcome(v)?)
+            .map_err(|m| (e.status.span(), m))?;
     }
+    let json = match &e.json {
+        None => None,
+        Some(j) => {
+            let pointer = j.field.get_ref();
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                return Err((
+                    j.field.span(),
+                    format!("`{pointer}` is not a JSON pointer: write `/{pointer}`"),
+                ));
+            }
+            let mut values = BTreeMap::new();
+            for (k, v) in &j.values {
+                values.insert(k.clone(), outcome(v)?);
+            }
+            Some(JsonMap {
+                pointer: pointer.clone(),
+                values,
+            })
+        }
+    };
     let mut headers = Vec::new();
     for (k, v) in &e.headers {
         let name = HeaderName::from_bytes(k.as_bytes())
@@ -306,5 +382,113 @@ fn endpoint(e: &RawEndpoint) -> Result<Endpoint, Located> {
         headers,
         timeout,
         status,
+        json,
+    })
+}
+
+/// An outcome class by its exact name.
+fn outcome(v: &Spanned<String>) -> Result<Outcome, Located> {
+    Outcome::parse(v.get_ref())
+        .filter(|o| o.name() == v.get_ref())
+        .ok_or_else(|| {
+            let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.name()).collect();
+            (
+                v.span(),
+                format!(
+                    "unknown outcome `{}`; use one of {}",
+                    v.get_ref(),
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+fn argv_of(v: &toml::Value) -> Option<Vec<String>> {
+    let a = v.as_array()?;
+    let argv: Option<Vec<String>> = a.iter().map(|x| x.as_str().map(String::from)).collect();
+    argv.filter(|a| !a.is_empty())
+}
+
+fn command(c: &RawCommand) -> Result<Command, Located> {
+    let span = c.argv.span();
+    let shape = || {
+        (
+            span.clone(),
+            "`argv` is a non-empty list of strings, or a table of them by dialect (`argv.postgres = [...]`, `argv.mysql = [...]`)".to_string(),
+        )
+    };
+    let mut argv = BTreeMap::new();
+    match c.argv.get_ref() {
+        toml::Value::Table(t) => {
+            for (d, v) in t {
+                let d = dialect(d).map_err(|m| (span.clone(), m))?;
+                argv.insert(Some(d), argv_of(v).ok_or_else(shape)?);
+            }
+            if argv.is_empty() {
+                return Err(shape());
+            }
+        }
+        v => {
+            argv.insert(None, argv_of(v).ok_or_else(shape)?);
+        }
+    }
+    let timeout = match &c.timeout {
+        None => Duration::from_secs(10),
+        Some(t) => parse_duration(t.get_ref()).map_err(|x| (t.span(), x.to_string()))?,
+    };
+    let mut exit = BTreeMap::new();
+    for (k, v) in &c.exit {
+        let code = k
+            .parse::<i32>()
+            .ok()
+            .filter(|c| (0..=255).contains(c))
+            .ok_or_else(|| (v.span(), format!("`{k}` is not an exit code (0 to 255)")))?;
+        exit.insert(code, outcome(v)?);
+    }
+    let mut matches = Vec::new();
+    for m in &c.matches {
+        let r = m.get_ref();
+        let given = [
+            (Stream::Stdout, &r.stdout, false),
+            (Stream::Stderr, &r.stderr, false),
+            (Stream::Stdout, &r.stdout_regex, true),
+            (Stream::Stderr, &r.stderr_regex, true),
+        ];
+        let mut given = given.into_iter().filter(|(_, t, _)| t.is_some());
+        let (stream, text, regex) = match (given.next(), given.next()) {
+            (Some((s, Some(t), re)), None) => (s, t.clone(), re),
+            _ => {
+                return Err((
+                    m.span(),
+                    "a `match` rule has exactly one of `stdout`, `stderr`, `stdout_regex`, `stderr_regex`".into(),
+                ));
+            }
+        };
+        let pattern = if regex {
+            Pattern::Regex(
+                regex::Regex::new(&text)
+                    .map_err(|e| (m.span(), format!("bad regular expression: {e}")))?,
+            )
+        } else {
+            Pattern::Contains(text)
+        };
+        matches.push(OutputMatch {
+            stream,
+            pattern,
+            exit: r.exit,
+            outcome: outcome(&r.outcome)?,
+        });
+    }
+    if exit.is_empty() && matches.is_empty() {
+        return Err((
+            c.name.span(),
+            "a command needs `exit` (exit code → outcome) or `match` rules: every run would be `other`".into(),
+        ));
+    }
+    Ok(Command {
+        argv,
+        timeout,
+        exit,
+        matches,
     })
 }

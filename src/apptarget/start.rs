@@ -142,6 +142,7 @@ pub async fn probe(base: &Base, path: &str) -> Result<(), String> {
         headers: vec![],
         timeout: Duration::from_secs(2),
         status,
+        json: None,
     };
     let op = Op {
         key: String::new(),

@@ -103,6 +103,20 @@ pub fn predictions_cell(r: &StrategyResult) -> String {
     }
 }
 
+/// The release spread of a round (application scenarios and `keyrace::race` in rounds
+/// mode): median and largest over the rounds, µs; empty for other results.
+pub fn release_cell(r: &StrategyResult) -> String {
+    match (
+        r.figure("release_spread_p50_us"),
+        r.figure("release_spread_max_us"),
+    ) {
+        (Some(p50), Some(max)) => {
+            format!("{} / {}", num(p50.round() as u64), num(max.round() as u64))
+        }
+        _ => String::new(),
+    }
+}
+
 fn range(s: Option<&super::Stat>) -> String {
     s.map(|s| {
         format!(
@@ -144,6 +158,7 @@ pub fn columns() -> Vec<Col> {
         col!("p99 min–max", false, true, false, |r| range(
             r.spread.as_ref().map(|s| &s.p99_us)
         )),
+        col!("release µs p50/max", true, true, false, release_cell),
         col!("errors", true, false, false, |r| count(
             r,
             r.outcomes.errors()
