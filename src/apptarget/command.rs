@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::http::render;
+use crate::db::percent_decode;
 use crate::race::Op;
 use crate::vocab::{DbError, Dialect, Outcome};
 
@@ -127,33 +128,12 @@ fn url_parts(url: &str, dialect: Dialect) -> Vec<(&'static str, String)> {
     };
     vec![
         ("{database_url}", url.to_string()),
-        ("{db_host}", decode(host)),
+        ("{db_host}", percent_decode(host)),
         ("{db_port}", port),
-        ("{db_user}", decode(user)),
-        ("{db_password}", decode(password)),
-        ("{db_name}", decode(name)),
+        ("{db_user}", percent_decode(user)),
+        ("{db_password}", percent_decode(password)),
+        ("{db_name}", percent_decode(name)),
     ]
-}
-
-/// Percent-decodes a URL component (invalid escapes are kept as they are).
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Finds `program` as the operating system would: a name with a `/` relative to `dir`,

@@ -18,6 +18,6 @@ pub use conn::{
 pub use drop_guard::{DropGuard, drop_database_sql};
 pub use step_conn::{Notice, PgStepConn, Reply, StepConn, StepText, Warning};
 pub use target::{Target, detect};
-pub use url::{database_url, redact_url, scrub_secrets, url_secrets};
+pub use url::{database_url, percent_decode, redact_url, scrub_secrets, url_secrets};
 
 pub use crate::vocab::{DbError, Dialect, KeyText, KeyType, Outcome};

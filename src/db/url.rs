@@ -116,7 +116,8 @@ pub fn scrub_secrets(text: &str, url: &str) -> String {
     text
 }
 
-fn percent_decode(s: &str) -> String {
+/// Percent-decodes a URL component (invalid escapes are kept as they are).
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
