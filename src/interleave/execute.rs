@@ -448,25 +448,14 @@ impl<'a> PermRun<'a> {
     /// Sessions whose connection failed in this permutation (a step ended with a
     /// connection error, or never answered its cancel): not kept for the next one.
     fn broken_sessions(&self) -> HashSet<usize> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Step {
-                    step,
-                    result: Some(StepOutcome::Error(err)),
-                    ..
-                }
-                | Event::Completed {
-                    step,
-                    result: StepOutcome::Error(err),
-                    ..
-                } if err.class == crate::db::Outcome::ConnectionError => self
-                    .plan
+        super::output::step_errors(&self.events)
+            .filter(|(_, err)| err.class == crate::db::Outcome::ConnectionError)
+            .filter_map(|(step, _)| {
+                self.plan
                     .steps
                     .iter()
-                    .find(|s| &s.name == step)
-                    .map(|s| s.session),
-                _ => None,
+                    .find(|s| s.name == step)
+                    .map(|s| s.session)
             })
             .collect()
     }

@@ -62,6 +62,23 @@ pub struct PermutationReport {
     pub failure: Option<String>,
 }
 
+/// The errors raised by steps among `events`, as `(step, error)`, in output order.
+pub fn step_errors(events: &[Event]) -> impl Iterator<Item = (&str, &StepError)> {
+    events.iter().filter_map(|e| match e {
+        Event::Step {
+            step,
+            result: Some(StepOutcome::Error(err)),
+            ..
+        }
+        | Event::Completed {
+            step,
+            result: StepOutcome::Error(err),
+            ..
+        } => Some((step.as_str(), err)),
+        _ => None,
+    })
+}
+
 impl PermutationReport {
     /// True when a setup block (top-level or a session's) failed: the run on this target
     /// stopped after this permutation, as PostgreSQL's isolation tester exits.
@@ -215,22 +232,7 @@ pub enum Event {
 impl PermutationReport {
     /// The errors raised by steps, as `(step, error)`, in output order.
     pub fn step_errors(&self) -> Vec<(&str, &StepError)> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Step {
-                    step,
-                    result: Some(StepOutcome::Error(err)),
-                    ..
-                }
-                | Event::Completed {
-                    step,
-                    result: StepOutcome::Error(err),
-                    ..
-                } => Some((step.as_str(), err)),
-                _ => None,
-            })
-            .collect()
+        step_errors(&self.events).collect()
     }
 
     /// One line for the summary: the errors (`s2i: unique_violation 23505`), or `no error`.
