@@ -18,14 +18,18 @@
 #   cell=<pgbench|sysbench>-c<clients> keyrace_cpu_us_per_op=<a> peer_cpu_us_per_op=<b>
 #   cpu_ratio=<a/b> keyrace_ops_per_sec=<x> peer_ops_per_sec=<y> ratio=<x/y>
 #   spread_keyrace_cpu=<lo..hi> spread_peer_cpu=<lo..hi> spread_keyrace_ops=<lo..hi>
-#   spread_peer_ops=<lo..hi> reps=<n>
+#   spread_peer_ops=<lo..hi> reps=<n> keyrace_user_us_per_op=<u> keyrace_sys_us_per_op=<s>
+#   peer_user_us_per_op=<u> peer_sys_us_per_op=<s> transport=<tcp|unix>
+# (user: the client's own code and libraries; sys: the kernel working for it, which for one
+# small statement per operation is mostly the send that hands the statement to the server)
 # and writes them with every run's figures and the environment to results/bench-<date>.md.
 #
 # Environment: KEYRACE_POSTGRES_URL / KEYRACE_MYSQL_URL (defaults: the local servers as the
 # README sets them up), DURATION (seconds, default 10), REPS (default 5), CLIENTS (default
 # "16 64"), CELLS (default "pgbench sysbench"), KEYRACE_THREADS (keyrace's runtime threads),
 # KEYRACE (a keyrace binary to use instead of building target/release/keyrace), OUT (the
-# Markdown file, default results/bench-<date>.md). Installs pgbench (Debian's
+# Markdown file, default results/bench-<date>.md), TRANSPORT (tcp, default, or unix: both sides
+# through the servers' Unix sockets). Installs pgbench (Debian's
 # postgresql-client) and sysbench when they are missing. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +38,11 @@ DURATION=${DURATION:-10}
 REPS=${REPS:-5}
 CLIENTS=${CLIENTS:-"16 64"}
 CELLS=${CELLS:-"pgbench sysbench"}
+# TRANSPORT=unix: every client (keyrace and the peer alike) reaches the servers through their
+# Unix sockets (PG_SOCKET_DIR, MY_SOCKET) instead of TCP on 127.0.0.1.
+TRANSPORT=${TRANSPORT:-tcp}
+PG_SOCKET_DIR=${PG_SOCKET_DIR:-/var/run/postgresql}
+MY_SOCKET=${MY_SOCKET:-/run/mysqld/mysqld.sock}
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}
@@ -42,6 +51,17 @@ MY_PORT=${MY_PORT:-3306}
 MY_USER=${MY_USER:-root}
 PG_URL=${KEYRACE_POSTGRES_URL:-postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres}
 MY_URL=${KEYRACE_MYSQL_URL:-mysql://$MY_USER@$MY_HOST:$MY_PORT/test}
+MY_WHERE=(--mysql-host="$MY_HOST" --mysql-port="$MY_PORT")
+case $TRANSPORT in
+  tcp) ;;
+  unix)
+    PG_HOST=$PG_SOCKET_DIR
+    PG_URL="postgres://$PG_USER@localhost:$PG_PORT/postgres?host=$PG_SOCKET_DIR"
+    MY_URL="mysql://$MY_USER@localhost/test?socket=$MY_SOCKET"
+    MY_WHERE=(--mysql-socket="$MY_SOCKET")
+    ;;
+  *) echo "TRANSPORT must be tcp or unix, not $TRANSPORT" >&2; exit 2 ;;
+esac
 PG_DB=keyrace_pgbench
 MY_DB=keyrace_sysbench
 RUSAGE=benches/rusage.py
@@ -69,7 +89,10 @@ if [[ " $CELLS " == *" sysbench "* ]] && ! command -v sysbench >/dev/null; then
 fi
 
 psql_() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -qtAX "$@"; }
-my_() { mariadb -h"$MY_HOST" -P"$MY_PORT" -u"$MY_USER" -N -B "$@"; }
+my_() {
+  if [[ $TRANSPORT == unix ]]; then mariadb -S"$MY_SOCKET" -u"$MY_USER" -N -B "$@"
+  else mariadb -h"$MY_HOST" -P"$MY_PORT" -u"$MY_USER" -N -B "$@"; fi
+}
 
 max_clients=0
 for c in $CLIENTS; do ((c > max_clients)) && max_clients=$c; done
@@ -86,11 +109,13 @@ if [[ " $CELLS " == *" sysbench "* ]]; then
           CREATE TABLE $MY_DB.counters (k BIGINT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB"
 fi
 
-# µs of the client's user+sys time (from a rusage.py file) per operation, then its context
-# switches (voluntary + involuntary) per operation: "<cpu_us_per_op> <switches_per_op>".
+# µs of the client's user+sys time (from a rusage.py file) per operation, its context
+# switches (voluntary + involuntary) per operation, then the user and the system (kernel) part
+# of the first figure: "<cpu_us_per_op> <switches_per_op> <user_us_per_op> <sys_us_per_op>".
 cpu_per_op() { # rusage-file ops
   awk -v ops="$2" '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
-    END {printf "%.3f %.3f", (v["user_s"] + v["sys_s"]) * 1e6 / ops, (v["vcsw"] + v["ivcsw"]) / ops}' "$1"
+    END {printf "%.3f %.3f %.3f %.3f", (v["user_s"] + v["sys_s"]) * 1e6 / ops, (v["vcsw"] + v["ivcsw"]) / ops,
+      v["user_s"] * 1e6 / ops, v["sys_s"] * 1e6 / ops}' "$1"
 }
 
 # Each run starts from an empty table after a checkpoint, like keyrace's fresh database, and
@@ -109,7 +134,7 @@ run_pgbench() { # clients
 run_sysbench() { # clients
   my_ -e "TRUNCATE $MY_DB.counters"
   "$RUSAGE" "$WORK/rusage" sysbench benches/sysbench-upsert.lua --db-driver=mysql \
-    --mysql-host="$MY_HOST" --mysql-port="$MY_PORT" --mysql-user="$MY_USER" --mysql-db=$MY_DB \
+    "${MY_WHERE[@]}" --mysql-user="$MY_USER" --mysql-db=$MY_DB \
     --threads="$1" --time="$DURATION" --events=0 --report-interval=0 run \
     >"$WORK/sysbench.out" 2>&1 || { cat "$WORK/sysbench.out" >&2; return 1; }
   local ops tps
@@ -163,18 +188,19 @@ details=()
 for cell in $CELLS; do
   if [[ $cell == pgbench ]]; then dialect=postgres; else dialect=mysql; fi
   for c in $CLIENTS; do
-    ks=() ps=() kc=() pc=()
+    ks=() ps=() kc=() pc=() ku=() kk=() pu=() pk=()
     for rep in $(seq 1 "$REPS"); do
       if ((rep % 2 == 1)); then
         p=$(run_$cell "$c"); k=$(run_keyrace $dialect "$c")
       else
         k=$(run_keyrace $dialect "$c"); p=$(run_$cell "$c")
       fi
-      read -r k_ops k_rate k_cpu k_cs <<<"$k"
-      read -r p_ops p_rate p_cpu p_cs <<<"$p"
+      read -r k_ops k_rate k_cpu k_cs k_user k_sys <<<"$k"
+      read -r p_ops p_rate p_cpu p_cs p_user p_sys <<<"$p"
       log "$cell-c$c rep $rep: keyrace $k_ops ops, $k_rate/s, $k_cpu µs/op; peer $p_ops ops, $p_rate/s, $p_cpu µs/op"
       ks+=("$k_rate") ps+=("$p_rate") kc+=("$k_cpu") pc+=("$p_cpu")
-      details+=("| $cell-c$c | $rep | $k_ops | $k_rate | $k_cpu | $k_cs | $p_ops | $p_rate | $p_cpu | $p_cs |")
+      ku+=("$k_user") kk+=("$k_sys") pu+=("$p_user") pk+=("$p_sys")
+      details+=("| $cell-c$c | $rep | $k_ops | $k_rate | $k_cpu ($k_user + $k_sys) | $k_cs | $p_ops | $p_rate | $p_cpu ($p_user + $p_sys) | $p_cs |")
     done
     line=$(awk -v cell="$cell-c$c" -v kc="$(median "${kc[@]}")" -v pc="$(median "${pc[@]}")" \
       -v k="$(median "${ks[@]}")" -v p="$(median "${ps[@]}")" 'BEGIN {
@@ -182,6 +208,10 @@ for cell in $CELLS; do
         cell, kc, pc, kc / pc, k, p, k / p }')
     line="$line spread_keyrace_cpu=$(range_ %.2f "${kc[@]}") spread_peer_cpu=$(range_ %.2f "${pc[@]}")"
     line="$line spread_keyrace_ops=$(range_ %.0f "${ks[@]}") spread_peer_ops=$(range_ %.0f "${ps[@]}") reps=$REPS"
+    # The kernel's part: with keyrace_sys alone above 0.7 × peer_cpu, no user-space change
+    # can bring cpu_ratio to 0.7 (see results/cost-*.md).
+    line="$line keyrace_user_us_per_op=$(median "${ku[@]}") keyrace_sys_us_per_op=$(median "${kk[@]}")"
+    line="$line peer_user_us_per_op=$(median "${pu[@]}") peer_sys_us_per_op=$(median "${pk[@]}") transport=$TRANSPORT"
     echo "$line"
     lines+=("$line")
   done
@@ -205,7 +235,7 @@ md=${OUT:-results/bench-$date_.md}
   echo "threads, set-up included) divided by the operations it reports; switches: the client's"
   echo "context switches (voluntary + involuntary) per operation."
   echo
-  echo "| cell | rep | keyrace ops | keyrace ops/s | keyrace µs/op | keyrace switches/op | peer ops | peer ops/s | peer µs/op | peer switches/op |"
+  echo "| cell | rep | keyrace ops | keyrace ops/s | keyrace µs/op (user + sys) | keyrace switches/op | peer ops | peer ops/s | peer µs/op (user + sys) | peer switches/op |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${details[@]}"
   echo
