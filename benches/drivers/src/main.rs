@@ -82,7 +82,7 @@ async fn main() -> Result<(), Error> {
     };
     let clients: usize = clients.parse()?;
     let seconds: u64 = seconds.parse()?;
-    let mut before = (0.0, 0.0);
+    let before: (f64, f64);
     let (ops, wall) = match driver.as_str() {
         "sqlx-mysql" => {
             let mut conns = Vec::new();
