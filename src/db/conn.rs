@@ -328,6 +328,35 @@ impl Conn {
         within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
+    /// The rows of `sql` as text (as [`Conn::rows_text`]), `sql` taking `ids` as its one
+    /// parameter `$1` (a PostgreSQL `int4[]`). The statement is prepared on its first run
+    /// and reused from sqlx's per-connection cache after that: later runs send no query
+    /// text to parse and plan. PostgreSQL only.
+    ///
+    /// Errors: the server's error; a MySQL/MariaDB connection answers a client error.
+    pub async fn rows_text_by_ids(
+        &mut self,
+        sql: &'static str,
+        ids: &[u64],
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        self.check_broken()?;
+        let engine = self.engine;
+        let ids: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => sqlx::query(sql)
+                    .bind(ids)
+                    .fetch_all(&mut *c)
+                    .await
+                    .map(|rows| text_rows(&rows).1),
+                Inner::My(_) => Err(sqlx::Error::Protocol(
+                    "array parameters need PostgreSQL".into(),
+                )),
+            }
+        };
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
+    }
+
     /// Returns the first column of the first row as text (for versions and settings), or
     /// `None` when there is no row or the value is NULL.
     pub async fn scalar_text(&mut self, sql: &str) -> Result<Option<String>, DbError> {

@@ -74,6 +74,8 @@ pub(crate) struct SessionTask {
     pub id: u64,
     /// PostgreSQL notices, as they arrive (also while a step waits).
     pub notices: mpsc::UnboundedReceiver<Notice>,
+    /// True when SQL ran since the connection was opened or last reset.
+    used: bool,
 }
 
 impl SessionTask {
@@ -121,11 +123,13 @@ impl SessionTask {
             join: Some(join),
             id,
             notices,
+            used: false,
         })
     }
 
     /// Starts running `sql`; the receiver yields its completion.
-    pub async fn launch(&self, sql: &str) -> oneshot::Receiver<Completion> {
+    pub async fn launch(&mut self, sql: &str) -> oneshot::Receiver<Completion> {
+        self.used = true;
         let (reply, rx) = oneshot::channel();
         if let Some(tx) = &self.tx {
             // If the task is gone the receiver reports a closed channel, handled by the caller.
@@ -141,7 +145,7 @@ impl SessionTask {
 
     /// Runs `sql` to completion and returns what came back (a closed session reports
     /// [`closed`] as its error).
-    pub async fn run_text(&self, sql: &str) -> StepText {
+    pub async fn run_text(&mut self, sql: &str) -> StepText {
         match self.launch(sql).await.await {
             Ok(c) => c.result,
             Err(_) => StepText {
@@ -152,18 +156,25 @@ impl SessionTask {
     }
 
     /// Returns the connection to the state of a new one for the next permutation
-    /// ([`crate::db::Backend::interleave_reset_sql`], then the session settings again) and
-    /// drops the notices and notifications that caused. False when the engine cannot or a
-    /// statement failed: close it and open a new one.
+    /// ([`crate::db::Backend::interleave_reset_sql`], then the session settings again, as
+    /// one query text: one round trip) and drops the notices and notifications that caused.
+    /// A session that ran nothing since it was opened or last reset is left as it is. False
+    /// when the engine cannot or a statement failed: close it and open a new one.
     pub async fn reset(&mut self, engine: Engine) -> bool {
-        let Some(stmts) = engine.interleave_reset_sql() else {
+        let Some(reset) = engine.interleave_reset_sql() else {
             return false;
         };
-        for sql in stmts.iter().copied().chain(engine.interleave_session_sql()) {
-            if self.run_text(sql).await.error.is_some() {
-                return false;
-            }
+        if !self.used {
+            return true;
         }
+        let sql = match engine.interleave_session_sql() {
+            Some(session) => format!("{reset}; {session}"),
+            None => reset.to_string(),
+        };
+        if self.run_text(&sql).await.error.is_some() {
+            return false;
+        }
+        self.used = false;
         while self.notices.try_recv().is_ok() {}
         true
     }
