@@ -176,8 +176,9 @@ pub trait Backend: Send + Sync + 'static {
     /// cache refreshed only after 0.1 s without a read: 120 ms).
     fn poll_interval(&self) -> Duration;
 
-    /// How long a step must stay unfinished before the interleaving runner asks whether it
-    /// waits (a step that finishes sooner was not blocked).
+    /// How long after the latest completion or launch a blocking query must start for its
+    /// "blocked" verdict to count: how long the engine's lock views may lag behind a lock
+    /// release (MariaDB's InnoDB cache: 120 ms; PostgreSQL: none).
     fn settle_interval(&self) -> Duration;
 
     /// The bind placeholder for the `n`-th parameter (1-based): `$n` or `?`.
