@@ -402,6 +402,40 @@ impl Conn {
         within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
+    /// The column names of the result set `sql` returns, as the server describes the
+    /// statement when it prepares it (MySQL/MariaDB `COM_STMT_PREPARE`, through sqlx's
+    /// `prepare`, whose statement lists the columns; nothing runs). `None` when the server cannot prepare it (several
+    /// statements, `EXECUTE`, …) or describes no columns.
+    ///
+    /// This is how a step's empty result set is told from a write on MySQL/MariaDB:
+    /// sqlx's `fetch_many` keeps a result set's column definitions only in the rows it
+    /// yields, so an empty one comes back as a bare query result.
+    pub async fn describe_columns(&mut self, sql: &str) -> Option<Vec<String>> {
+        use sqlx::SqlSafeStr;
+        if self.check_broken().is_err() {
+            return None;
+        }
+        let sql = sqlx::AssertSqlSafe(sql.to_string()).into_sql_str();
+        let engine = self.engine;
+        let fut = async {
+            use sqlx::Statement;
+            match &mut self.inner {
+                Inner::Pg(c) => (&mut *c)
+                    .prepare(sql)
+                    .await
+                    .map(|st| st.columns().iter().map(|c| c.name().to_string()).collect()),
+                Inner::My(c) => (&mut *c)
+                    .prepare(sql)
+                    .await
+                    .map(|st| st.columns().iter().map(|c| c.name().to_string()).collect()),
+            }
+        };
+        let columns: Vec<String> = within(engine, self.statement_timeout, &mut self.broken, fut)
+            .await
+            .ok()?;
+        (!columns.is_empty()).then_some(columns)
+    }
+
     /// Runs `sql` (one or several statements) over the text protocol for an interleaving
     /// step and keeps each result set apart, with the error that ended the text, if any.
     ///

@@ -393,9 +393,10 @@ impl<'a> PermRun<'a> {
     /// the error, or the last result set when the text ended with one.
     ///
     /// Whether a result set came back is what the protocol said (PostgreSQL: a row
-    /// description), never guessed from the SQL text. On MySQL/MariaDB, where sqlx drops the
-    /// column definitions of an empty result set, a step that returned no row at all prints
-    /// `(0 rows)` when its text looks like a query.
+    /// description; MySQL/MariaDB: a row, or the server's description of a one-statement
+    /// text that returned none, see [`crate::db::Conn::describe_columns`]), never guessed
+    /// from the SQL text; only a MySQL/MariaDB text the server cannot prepare that returned
+    /// no row prints `(0 rows)` when its text looks like a query.
     fn outcome(&self, session: usize, sql: &str, text: &StepText) -> (Vec<StepItem>, StepOutcome) {
         let name = &self.plan.sessions[session].name;
         let mut output: Vec<StepItem> = Vec::new();

@@ -107,6 +107,8 @@ impl SessionTask {
                         if warnings && engine.dialect() == crate::vocab::Dialect::Mysql {
                             result.warnings = show_warnings(&mut conn).await;
                         }
+                        // After SHOW WARNINGS: preparing clears the warnings.
+                        describe_empty_set(&mut conn, &sql, &mut result).await;
                         let _ = reply.send(Completion {
                             result,
                             finished: Instant::now(),
@@ -185,6 +187,25 @@ impl SessionTask {
         if let Some(j) = self.join.take() {
             let _ = j.await;
         }
+    }
+}
+
+/// A text of one statement that returned neither rows nor an error and changed no row on
+/// MySQL/MariaDB: when the server describes result columns for it, it returned an empty
+/// result set (a zero-row `SELECT`, `(SELECT …)`, `TABLE t`), reported as one with no rows
+/// instead of an affected-row count. (A write that changed rows is not asked about: one
+/// round trip saved.)
+async fn describe_empty_set(conn: &mut StepConn, sql: &str, result: &mut StepText) {
+    if result.error.is_some() || !result.replies.is_empty() || result.affected != [0] {
+        return;
+    }
+    if let Some(columns) = conn.describe_columns(sql).await {
+        result.affected.clear();
+        result.last_is_set = true;
+        result.replies.push(crate::db::Reply::Set {
+            columns,
+            rows: Vec::new(),
+        });
     }
 }
 
