@@ -735,6 +735,9 @@ impl<'a> PermRun<'a> {
                     _ => None,
                 })
                 .collect();
+            // Nothing waits, or every waiting step was seen blocked since the latest
+            // completion: if this step only blocks, that still holds afterwards.
+            let calm = self.waiting.is_empty() || self.settled;
             let mut rx = self.sessions[step.session].launch(&sql).await;
             let launched = Instant::now();
             self.last_event = launched;
@@ -800,6 +803,11 @@ impl<'a> PermRun<'a> {
                     // locks another waits for.
                     if waiting.done.is_some() {
                         self.settled = false;
+                    } else if detected_by == Some(Detection::Monitor) {
+                        // Seen blocked by a check that began after its launch: a step that
+                        // only blocked woke nobody, so no further check is needed (one poll
+                        // interval saved per wait).
+                        self.settled = calm;
                     }
                     self.waiting.push(waiting);
                 }
