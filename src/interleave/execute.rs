@@ -884,10 +884,10 @@ impl<'a> PermRun<'a> {
         let id = self.sessions[session].id;
         loop {
             // Until the monitor may ask again (120 ms apart on MariaDB), a completion ends
-            // the wait at once; the first check comes 10 ms after the launch at the
-            // earliest, as the isolation tester's (a step that finishes sooner was not
-            // blocked).
-            let first = self.monitor.engine.poll_interval().min(Duration::from_millis(10));
+            // the wait at once; the first check comes 5 ms after the launch (a step that
+            // finishes sooner was not blocked; the isolation tester asks after 10 ms), later
+            // ones at the engine's poll interval.
+            let first = self.monitor.engine.poll_interval().min(Duration::from_millis(5));
             let pause = self.monitor.until_next().max(first);
             tokio::select! {
                 r = &mut rx => {
