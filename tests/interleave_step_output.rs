@@ -111,6 +111,39 @@ async fn zero_row_sets_print_their_header_and_writes_print_nothing() {
     );
 }
 
+/// Issue 11 item 4 on MySQL/MariaDB: a zero-row `SELECT` and `(SELECT …)` print their header
+/// and `(0 rows)` (the server describes the prepared statement's columns; sqlx's stream
+/// drops them for an empty set), an `UPDATE` of no row prints nothing.
+#[tokio::test]
+async fn zero_row_sets_print_their_header_on_mysql() {
+    let toml = r#"
+setup = "CREATE TABLE kr_steps_my (id int PRIMARY KEY, v int)"
+teardown = "DROP TABLE kr_steps_my"
+permutations = [["sel", "paren", "upd"]]
+[[session]]
+name = "s1"
+[[session.step]]
+name = "sel"
+sql = "SELECT id, v FROM kr_steps_my WHERE id = 1"
+[[session.step]]
+name = "paren"
+sql = "(SELECT id AS got FROM kr_steps_my)"
+[[session.step]]
+name = "upd"
+sql = "UPDATE kr_steps_my SET v = 1 WHERE id = 5"
+"#;
+    let r = run_toml("zero-rows.toml", toml, &[Dialect::Mysql]).await;
+    let text = r.render_text("mysql");
+    assert!(
+        text.contains(
+            "step sel: SELECT id, v FROM kr_steps_my WHERE id = 1\nid|v\n--+-\n(0 rows)\n\
+             step paren: (SELECT id AS got FROM kr_steps_my)\ngot\n---\n(0 rows)\n\
+             step upd: UPDATE kr_steps_my SET v = 1 WHERE id = 5\n"
+        ),
+        "{text}"
+    );
+}
+
 /// Issue 11 item 5: NOTICE (from a trigger) and WARNING (from a step) are printed as they
 /// arrive, before the step's line as the isolation tester prints them.
 #[tokio::test]

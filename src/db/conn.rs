@@ -328,6 +328,35 @@ impl Conn {
         within(engine, self.statement_timeout, &mut self.broken, fut).await
     }
 
+    /// The rows of `sql` as text (as [`Conn::rows_text`]), `sql` taking `ids` as its one
+    /// parameter `$1` (a PostgreSQL `int4[]`). The statement is prepared on its first run
+    /// and reused from sqlx's per-connection cache after that: later runs send no query
+    /// text to parse and plan. PostgreSQL only.
+    ///
+    /// Errors: the server's error; a MySQL/MariaDB connection answers a client error.
+    pub async fn rows_text_by_ids(
+        &mut self,
+        sql: &'static str,
+        ids: &[u64],
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        self.check_broken()?;
+        let engine = self.engine;
+        let ids: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
+        let fut = async {
+            match &mut self.inner {
+                Inner::Pg(c) => sqlx::query(sql)
+                    .bind(ids)
+                    .fetch_all(&mut *c)
+                    .await
+                    .map(|rows| text_rows(&rows).1),
+                Inner::My(_) => Err(sqlx::Error::Protocol(
+                    "array parameters need PostgreSQL".into(),
+                )),
+            }
+        };
+        within(engine, self.statement_timeout, &mut self.broken, fut).await
+    }
+
     /// Returns the first column of the first row as text (for versions and settings), or
     /// `None` when there is no row or the value is NULL.
     pub async fn scalar_text(&mut self, sql: &str) -> Result<Option<String>, DbError> {
@@ -371,6 +400,40 @@ impl Conn {
             }
         };
         within(engine, self.statement_timeout, &mut self.broken, fut).await
+    }
+
+    /// The column names of the result set `sql` returns, as the server describes the
+    /// statement when it prepares it (MySQL/MariaDB `COM_STMT_PREPARE`, through sqlx's
+    /// `prepare`, whose statement lists the columns; nothing runs). `None` when the server cannot prepare it (several
+    /// statements, `EXECUTE`, …) or describes no columns.
+    ///
+    /// This is how a step's empty result set is told from a write on MySQL/MariaDB:
+    /// sqlx's `fetch_many` keeps a result set's column definitions only in the rows it
+    /// yields, so an empty one comes back as a bare query result.
+    pub async fn describe_columns(&mut self, sql: &str) -> Option<Vec<String>> {
+        use sqlx::SqlSafeStr;
+        if self.check_broken().is_err() {
+            return None;
+        }
+        let sql = sqlx::AssertSqlSafe(sql.to_string()).into_sql_str();
+        let engine = self.engine;
+        let fut = async {
+            use sqlx::Statement;
+            match &mut self.inner {
+                Inner::Pg(c) => (&mut *c)
+                    .prepare(sql)
+                    .await
+                    .map(|st| st.columns().iter().map(|c| c.name().to_string()).collect()),
+                Inner::My(c) => (&mut *c)
+                    .prepare(sql)
+                    .await
+                    .map(|st| st.columns().iter().map(|c| c.name().to_string()).collect()),
+            }
+        };
+        let columns: Vec<String> = within(engine, self.statement_timeout, &mut self.broken, fut)
+            .await
+            .ok()?;
+        (!columns.is_empty()).then_some(columns)
     }
 
     /// Runs `sql` (one or several statements) over the text protocol for an interleaving

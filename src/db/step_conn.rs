@@ -152,6 +152,16 @@ impl StepConn {
         }
     }
 
+    /// The column names of the result set `sql` returns, as the server describes it without
+    /// running it: MySQL/MariaDB only ([`Conn::describe_columns`]; PostgreSQL steps
+    /// report their row descriptions themselves), `None` when it cannot say.
+    pub async fn describe_columns(&mut self, sql: &str) -> Option<Vec<String>> {
+        match self {
+            StepConn::Pg(_) => None,
+            StepConn::My(c) => c.describe_columns(sql).await,
+        }
+    }
+
     /// The first column of the first row of `sql`'s first result set, as text.
     pub async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DbError> {
         let out = self.run(sql).await;

@@ -134,7 +134,6 @@ async fn run_target(
         .map_err(db_err("reading the server version"))?;
     base.engine = Some(engine);
     base.server_version = Some(engine.label(&version));
-    admin.close().await;
     let target = &target.clone().detected(engine, &version);
     // A server too old for the steps (MERGE before PostgreSQL 15 …) skips the scenario.
     if let Some(f) = plan
@@ -142,18 +141,25 @@ async fn run_target(
         .into_iter()
         .find(|f| !target.capabilities.has(*f))
     {
+        admin.close().await;
         base.skipped = Some(format!("needs {}", f.describe()));
         return Ok(vec![base; times]);
     }
     let database = name_of(target);
-    crate::runner::create_database_within(target, &database, crate::runner::DDL_TIMEOUT)
-        .await
-        .map_err(db_err(&format!("creating database {database}")))?;
+    // The admin connection that detected the server creates the database and drops it
+    // again (a connection saved each way).
+    if let Err(e) =
+        crate::runner::create_database_on(&mut admin, &database, crate::runner::DDL_TIMEOUT).await
+    {
+        admin.close().await;
+        return Err(db_err(&format!("creating database {database}"))(e));
+    }
     // From here on a panic (or a future dropped mid-run) still drops the database.
     let guard = DropGuard::new(engine, &target.url, &database);
     let url = database_url(&target.url, &database);
     let result = run_in_database(plan, target, &url, engine, cancel, times, &base).await;
-    let dropped = crate::runner::drop_database(target, &database).await;
+    let dropped = crate::runner::drop_database_on(&mut admin, target, &database).await;
+    admin.close().await;
     guard.disarm();
     let reports = result?;
     dropped.map_err(db_err(&format!("dropping database {database}")))?;
@@ -179,12 +185,13 @@ async fn run_in_database(
     let mut out = Vec::new();
     let mut result = Ok(());
     let mut kept = Kept::default();
-    'reps: for _ in 0..times {
+    'reps: for rep in 0..times {
         let mut report = base.clone();
-        for p in &plan.permutations {
+        for (k, p) in plan.permutations.iter().enumerate() {
             if cancel.is_cancelled() {
                 break;
             }
+            kept.more = rep + 1 < times || k + 1 < plan.permutations.len();
             let mut run = PermRun::new(plan, target, &mut monitor, cancel);
             match run.run(url, p, &mut kept).await {
                 Ok(r) => {
@@ -214,12 +221,47 @@ async fn run_in_database(
 /// Connections kept from one permutation to the next on the same target: the control
 /// connection (setup, teardown) and, where the engine can reset a connection to a new
 /// one's state (PostgreSQL), the sessions' — as the isolation tester keeps its connections,
-/// which saves opening them for every permutation.
+/// which saves opening them for every permutation. Where it cannot (MySQL/MariaDB), the
+/// next permutation's session connections are opened while this one's teardown runs.
 #[derive(Default)]
 struct Kept {
     control: Option<StepConn>,
     /// One entry per session; `None` opens a new connection.
-    sessions: Vec<Option<SessionTask>>,
+    sessions: Vec<Option<Slot>>,
+    /// True when another permutation follows on this target (so new connections opened
+    /// ahead of time will be used).
+    more: bool,
+}
+
+/// A session connection for the next permutation.
+enum Slot {
+    /// Kept from the previous permutation, reset.
+    Ready(SessionTask),
+    /// A new connection being opened.
+    Opening(tokio::task::JoinHandle<Result<SessionTask, DbError>>),
+}
+
+impl Slot {
+    /// Starts opening a new session connection in the background.
+    fn open(engine: Engine, url: String, effects: bool) -> Slot {
+        Slot::Opening(tokio::spawn(async move {
+            SessionTask::open(engine, &url, effects).await
+        }))
+    }
+
+    /// The connection, once open.
+    async fn get(self) -> Result<SessionTask, DbError> {
+        match self {
+            Slot::Ready(t) => Ok(t),
+            Slot::Opening(h) => h.await.unwrap_or_else(|e| {
+                Err(DbError {
+                    class: crate::db::Outcome::ConnectionError,
+                    code: "client".into(),
+                    message: format!("opening a session connection failed: {e}"),
+                })
+            }),
+        }
+    }
 }
 
 impl Kept {
@@ -227,8 +269,10 @@ impl Kept {
         if let Some(c) = self.control {
             c.close().await;
         }
-        for t in self.sessions.into_iter().flatten() {
-            t.close().await;
+        for slot in self.sessions.into_iter().flatten() {
+            if let Ok(t) = slot.get().await {
+                t.close().await;
+            }
         }
     }
 }
@@ -349,9 +393,10 @@ impl<'a> PermRun<'a> {
     /// the error, or the last result set when the text ended with one.
     ///
     /// Whether a result set came back is what the protocol said (PostgreSQL: a row
-    /// description), never guessed from the SQL text. On MySQL/MariaDB, where sqlx drops the
-    /// column definitions of an empty result set, a step that returned no row at all prints
-    /// `(0 rows)` when its text looks like a query.
+    /// description; MySQL/MariaDB: a row, or the server's description of a one-statement
+    /// text that returned none, see [`crate::db::Conn::describe_columns`]), never guessed
+    /// from the SQL text; only a MySQL/MariaDB text the server cannot prepare that returned
+    /// no row prints `(0 rows)` when its text looks like a query.
     fn outcome(&self, session: usize, sql: &str, text: &StepText) -> (Vec<StepItem>, StepOutcome) {
         let name = &self.plan.sessions[session].name;
         let mut output: Vec<StepItem> = Vec::new();
@@ -445,6 +490,15 @@ impl<'a> PermRun<'a> {
         self.monitor.engine.settle_interval()
     }
 
+    /// Starts opening a new connection for session `i` of the permutation's database at
+    /// `url` (on its Galera node when it has one).
+    fn open_session(&self, url: &str, i: usize) -> Slot {
+        let db = crate::db::galera::url_database(url);
+        let node = self.plan.sessions[i].node - 1;
+        let session_url = crate::db::galera::node_database_url(url, &self.target.nodes, node, db);
+        Slot::open(self.target.engine, session_url, self.plan.effects)
+    }
+
     /// Sessions whose connection failed in this permutation (a step ended with a
     /// connection error, or never answered its cancel): not kept for the next one.
     fn broken_sessions(&self) -> HashSet<usize> {
@@ -520,28 +574,37 @@ impl<'a> PermRun<'a> {
         }
         if setup_ok {
             kept.sessions.resize_with(self.plan.sessions.len(), || None);
-            for (i, sess) in self.plan.sessions.iter().enumerate() {
-                let session_url = crate::db::galera::node_database_url(
-                    url,
-                    &self.target.nodes,
-                    sess.node - 1,
-                    db,
-                );
-                let task = match kept.sessions[i].take() {
-                    Some(t) => t,
-                    None => SessionTask::open(self.target.engine, &session_url, self.plan.effects)
-                        .await
-                        .map_err(self.harness(&format!("connecting session {}", sess.name)))?,
-                };
-                self.sessions.push(task);
+            // The sessions not kept from the previous permutation connect at the same time.
+            let opened = futures_util::future::join_all(
+                (0..self.plan.sessions.len())
+                    .map(|i| kept.sessions[i].take().unwrap_or_else(|| self.open_session(url, i)))
+                    .map(Slot::get),
+            )
+            .await;
+            let mut first_error = None;
+            for (sess, task) in self.plan.sessions.iter().zip(opened) {
+                match task {
+                    Ok(t) => self.sessions.push(t),
+                    Err(e) => {
+                        first_error.get_or_insert((sess.name.clone(), e));
+                    }
+                }
                 self.notice_counts.push(0);
                 self.notice_at.push(Instant::now());
+            }
+            if let Some((name, e)) = first_error {
+                for t in std::mem::take(&mut self.sessions) {
+                    t.close().await;
+                }
+                setup_conn.close().await;
+                return Err(self.harness(&format!("connecting session {name}"))(e));
             }
             // As the isolation tester: every session connects, then each runs its setup; a
             // failed one stops the run.
             'setup: for (i, sess) in self.plan.sessions.iter().enumerate() {
                 for s in &sess.setup {
-                    let text = self.sessions[i].run_text(self.sql(s)).await;
+                    let sql = self.sql(s).to_string();
+                    let text = self.sessions[i].run_text(&sql).await;
                     // Its notices print as they arrive: before its result.
                     let notices = self.take_notices(Some(i));
                     self.events.extend(notices);
@@ -556,6 +619,13 @@ impl<'a> PermRun<'a> {
         if setup_ok {
             failure = self.run_steps(perm).await?;
             self.drain_notices();
+            // Sessions the engine cannot reset: the next permutation's connect now, while
+            // this one's teardown runs.
+            if kept.more && self.target.engine.interleave_reset_sql().is_none() {
+                for i in 0..self.plan.sessions.len() {
+                    kept.sessions[i] = Some(self.open_session(url, i));
+                }
+            }
         }
         // Teardown: session teardowns, close sessions, then the top-level teardown. After a
         // failed setup nothing more runs (the isolation tester exits), except what drops
@@ -564,8 +634,9 @@ impl<'a> PermRun<'a> {
         let broken = self.broken_sessions();
         self.notice_counts.clear();
         self.notice_at.clear();
-        for (i, (mut task, sess)) in sessions.into_iter().zip(&self.plan.sessions).enumerate() {
-            if setup_ok {
+        let mut sessions: Vec<(usize, SessionTask)> = sessions.into_iter().enumerate().collect();
+        if setup_ok {
+            for (task, sess) in sessions.iter_mut().map(|(_, t)| t).zip(&self.plan.sessions) {
                 for s in &sess.teardown {
                     let text = task.run_text(self.sql(s)).await;
                     while let Ok(n) = task.notices.try_recv() {
@@ -580,14 +651,27 @@ impl<'a> PermRun<'a> {
                     let _ = self.block_result(what, text);
                 }
             }
-            // Kept for the next permutation when it can be reset (this also ends its
-            // transaction and releases its locks before the top-level teardown).
-            if setup_ok && !broken.contains(&i) && task.reset(self.target.engine).await {
-                kept.sessions[i] = Some(task);
+        }
+        // Kept for the next permutation when it can be reset (this also ends its transaction
+        // and releases its locks before the top-level teardown); the sessions reset at the
+        // same time, each on its own connection.
+        let engine = self.target.engine;
+        let keep = |i: &usize| setup_ok && !broken.contains(i);
+        let reset = futures_util::future::join_all(
+            sessions
+                .iter_mut()
+                .map(|(i, t)| async move { keep(i) && t.reset(engine).await }),
+        )
+        .await;
+        let mut closing = Vec::new();
+        for ((i, task), ok) in sessions.into_iter().zip(reset) {
+            if ok {
+                kept.sessions[i] = Some(Slot::Ready(task));
             } else {
-                task.close().await;
+                closing.push(task.close());
             }
         }
+        futures_util::future::join_all(closing).await;
         if setup_ok {
             for s in &self.plan.teardown {
                 let text = setup_conn.run(self.sql(s)).await;
@@ -651,6 +735,9 @@ impl<'a> PermRun<'a> {
                     _ => None,
                 })
                 .collect();
+            // Nothing waits, or every waiting step was seen blocked since the latest
+            // completion: if this step only blocks, that still holds afterwards.
+            let calm = self.waiting.is_empty() || self.settled;
             let mut rx = self.sessions[step.session].launch(&sql).await;
             let launched = Instant::now();
             self.last_event = launched;
@@ -716,6 +803,11 @@ impl<'a> PermRun<'a> {
                     // locks another waits for.
                     if waiting.done.is_some() {
                         self.settled = false;
+                    } else if detected_by == Some(Detection::Monitor) {
+                        // Seen blocked by a check that began after its launch: a step that
+                        // only blocked woke nobody, so no further check is needed (one poll
+                        // interval saved per wait).
+                        self.settled = calm;
                     }
                     self.waiting.push(waiting);
                 }
@@ -792,8 +884,11 @@ impl<'a> PermRun<'a> {
         let id = self.sessions[session].id;
         loop {
             // Until the monitor may ask again (120 ms apart on MariaDB), a completion ends
-            // the wait at once.
-            let pause = self.monitor.until_next().max(Duration::from_millis(5));
+            // the wait at once; the first check comes 5 ms after the launch (a step that
+            // finishes sooner was not blocked; the isolation tester asks after 10 ms), later
+            // ones at the engine's poll interval.
+            let first = self.monitor.engine.poll_interval().min(Duration::from_millis(5));
+            let pause = self.monitor.until_next().max(first);
             tokio::select! {
                 r = &mut rx => {
                     let c = r.unwrap_or_else(|_| Completion { result: closed_text(), finished: Instant::now() });
@@ -922,14 +1017,8 @@ impl<'a> PermRun<'a> {
                 true
             } else {
                 // Until the monitor may ask again, a completion is reported at once.
-                let done = |w: &Vec<Waiting>| w.iter().filter(|w| w.done.is_some()).count();
-                let before = done(&self.waiting);
-                while !self.monitor.until_next().is_zero() && done(&self.waiting) == before {
-                    let pause = self.monitor.until_next().min(Duration::from_millis(2));
-                    tokio::time::sleep(pause).await;
-                    self.harvest();
-                }
-                if done(&self.waiting) != before {
+                let ask_at = Instant::now() + self.monitor.until_next();
+                if self.wait_completion(ask_at).await {
                     continue;
                 }
                 let ids: Vec<u64> = candidates.iter().map(|c| c.1).collect();
@@ -963,7 +1052,46 @@ impl<'a> PermRun<'a> {
             if progress_at.elapsed() >= long {
                 return Ok(false);
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            // Until the next check that can say more (the monitor's next slot, and a verdict
+            // fresh after the latest event), a completion ends the wait at once.
+            let next = Instant::now() + self.monitor.until_next().max(Duration::from_millis(1));
+            self.wait_completion(next.max(self.last_event + self.grace()))
+                .await;
+        }
+    }
+
+    /// Waits until a waiting step's completion arrives (it is stored in the step's `done`:
+    /// true) or `deadline` passes (false). While a step is held by a `(step notices N)`
+    /// marker, it wakes at least every 2 ms to count the notices that came in.
+    async fn wait_completion(&mut self, deadline: Instant) -> bool {
+        let mut deadline = deadline;
+        if self.waiting.iter().any(|w| !w.notices.is_empty()) {
+            deadline = deadline.min(Instant::now() + Duration::from_millis(2));
+        }
+        let pending: Vec<_> = self
+            .waiting
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, w)| w.done.is_none())
+            .map(|(i, w)| Box::pin(async move { (i, (&mut w.rx).await) }))
+            .collect();
+        if pending.is_empty() {
+            tokio::time::sleep_until(deadline.into()).await;
+            return false;
+        }
+        let arrived = tokio::select! {
+            ((i, r), _, _) = futures_util::future::select_all(pending) => Some((i, r)),
+            _ = tokio::time::sleep_until(deadline.into()) => None,
+        };
+        match arrived {
+            Some((i, r)) => {
+                self.waiting[i].done = Some(r.unwrap_or_else(|_| Completion {
+                    result: closed_text(),
+                    finished: Instant::now(),
+                }));
+                true
+            }
+            None => false,
         }
     }
 

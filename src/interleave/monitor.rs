@@ -1,5 +1,6 @@
 //! Blocking detection from a separate monitor connection, with the engine's query and poll
-//! cadence ([`crate::db::Backend::blocked_sql`]: `pg_blocking_pids` on PostgreSQL,
+//! cadence ([`crate::db::Backend::blocked_sql`], prepared once where the engine can:
+//! `pg_blocking_pids` on PostgreSQL,
 //! `INNODB_TRX`/`PROCESSLIST` on MariaDB, `performance_schema.data_lock_waits` on MySQL 8).
 
 use std::collections::HashSet;
@@ -55,13 +56,13 @@ impl Monitor {
                 started,
             });
         }
-        let list = ids
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = self.engine.blocked_sql(&list);
-        let (_, rows) = self.conn.rows_text(&sql).await?;
+        let rows = match self.engine.blocked_prepared_sql() {
+            Some(sql) => self.conn.rows_text_by_ids(sql, ids).await?,
+            None => {
+                let sql = self.engine.blocked_sql(&id_list(ids));
+                self.conn.rows_text(&sql).await?.1
+            }
+        };
         let blocked = rows
             .into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
@@ -81,15 +82,13 @@ impl Monitor {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = ids
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let Some(sql) = self.engine.lock_waits_sql(&list) else {
-            return Ok(Vec::new());
+        let rows = match self.engine.lock_waits_prepared_sql() {
+            Some(sql) => self.conn.rows_text_by_ids(sql, ids).await?,
+            None => match self.engine.lock_waits_sql(&id_list(ids)) {
+                Some(sql) => self.conn.rows_text(&sql).await?.1,
+                None => return Ok(Vec::new()),
+            },
         };
-        let (_, rows) = self.conn.rows_text(&sql).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -113,4 +112,12 @@ impl Monitor {
     pub async fn close(self) {
         self.conn.close().await;
     }
+}
+
+/// `ids` as SQL text: `1,2,3`.
+fn id_list(ids: &[u64]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -74,6 +74,8 @@ pub(crate) struct SessionTask {
     pub id: u64,
     /// PostgreSQL notices, as they arrive (also while a step waits).
     pub notices: mpsc::UnboundedReceiver<Notice>,
+    /// True when SQL ran since the connection was opened or last reset.
+    used: bool,
 }
 
 impl SessionTask {
@@ -105,6 +107,8 @@ impl SessionTask {
                         if warnings && engine.dialect() == crate::vocab::Dialect::Mysql {
                             result.warnings = show_warnings(&mut conn).await;
                         }
+                        // After SHOW WARNINGS: preparing clears the warnings.
+                        describe_empty_set(&mut conn, &sql, &mut result).await;
                         let _ = reply.send(Completion {
                             result,
                             finished: Instant::now(),
@@ -121,11 +125,13 @@ impl SessionTask {
             join: Some(join),
             id,
             notices,
+            used: false,
         })
     }
 
     /// Starts running `sql`; the receiver yields its completion.
-    pub async fn launch(&self, sql: &str) -> oneshot::Receiver<Completion> {
+    pub async fn launch(&mut self, sql: &str) -> oneshot::Receiver<Completion> {
+        self.used = true;
         let (reply, rx) = oneshot::channel();
         if let Some(tx) = &self.tx {
             // If the task is gone the receiver reports a closed channel, handled by the caller.
@@ -141,7 +147,7 @@ impl SessionTask {
 
     /// Runs `sql` to completion and returns what came back (a closed session reports
     /// [`closed`] as its error).
-    pub async fn run_text(&self, sql: &str) -> StepText {
+    pub async fn run_text(&mut self, sql: &str) -> StepText {
         match self.launch(sql).await.await {
             Ok(c) => c.result,
             Err(_) => StepText {
@@ -152,18 +158,25 @@ impl SessionTask {
     }
 
     /// Returns the connection to the state of a new one for the next permutation
-    /// ([`crate::db::Backend::interleave_reset_sql`], then the session settings again) and
-    /// drops the notices and notifications that caused. False when the engine cannot or a
-    /// statement failed: close it and open a new one.
+    /// ([`crate::db::Backend::interleave_reset_sql`], then the session settings again, as
+    /// one query text: one round trip) and drops the notices and notifications that caused.
+    /// A session that ran nothing since it was opened or last reset is left as it is. False
+    /// when the engine cannot or a statement failed: close it and open a new one.
     pub async fn reset(&mut self, engine: Engine) -> bool {
-        let Some(stmts) = engine.interleave_reset_sql() else {
+        let Some(reset) = engine.interleave_reset_sql() else {
             return false;
         };
-        for sql in stmts.iter().copied().chain(engine.interleave_session_sql()) {
-            if self.run_text(sql).await.error.is_some() {
-                return false;
-            }
+        if !self.used {
+            return true;
         }
+        let sql = match engine.interleave_session_sql() {
+            Some(session) => format!("{reset}; {session}"),
+            None => reset.to_string(),
+        };
+        if self.run_text(&sql).await.error.is_some() {
+            return false;
+        }
+        self.used = false;
         while self.notices.try_recv().is_ok() {}
         true
     }
@@ -174,6 +187,25 @@ impl SessionTask {
         if let Some(j) = self.join.take() {
             let _ = j.await;
         }
+    }
+}
+
+/// A text of one statement that returned neither rows nor an error and changed no row on
+/// MySQL/MariaDB: when the server describes result columns for it, it returned an empty
+/// result set (a zero-row `SELECT`, `(SELECT …)`, `TABLE t`), reported as one with no rows
+/// instead of an affected-row count. (A write that changed rows is not asked about: one
+/// round trip saved.)
+async fn describe_empty_set(conn: &mut StepConn, sql: &str, result: &mut StepText) {
+    if result.error.is_some() || !result.replies.is_empty() || result.affected != [0] {
+        return;
+    }
+    if let Some(columns) = conn.describe_columns(sql).await {
+        result.affected.clear();
+        result.last_is_set = true;
+        result.replies.push(crate::db::Reply::Set {
+            columns,
+            rows: Vec::new(),
+        });
     }
 }
 

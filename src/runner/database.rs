@@ -25,16 +25,52 @@ pub async fn create_database_within(
     statement_timeout: Duration,
 ) -> Result<(), DbError> {
     let mut admin = Conn::open(target.engine, &target.url).await?;
+    let r = create_database_on(&mut admin, name, statement_timeout).await;
+    admin.close().await;
+    r
+}
+
+/// [`create_database_within`] on an admin connection the caller holds (and may use again
+/// for [`drop_database_on`], saving a connection each way); its statement timeout is
+/// `statement_timeout` afterwards.
+pub async fn create_database_on(
+    admin: &mut Conn,
+    name: &str,
+    statement_timeout: Duration,
+) -> Result<(), DbError> {
     admin.set_statement_timeout(Some(statement_timeout));
+    for sql in admin.engine().create_database_sql(name) {
+        admin.batch(&sql).await?;
+    }
+    Ok(())
+}
+
+/// [`drop_database`] on an admin connection the caller holds, each statement bounded by
+/// [`DDL_TIMEOUT`]; when that connection fails (closed while the run went on), through a
+/// new one as [`drop_database`] does.
+pub async fn drop_database_on(
+    admin: &mut Conn,
+    target: &Target,
+    name: &str,
+) -> Result<(), DbError> {
+    admin.set_statement_timeout(Some(DDL_TIMEOUT));
     let mut r = Ok(());
-    for sql in target.engine.create_database_sql(name) {
+    for sql in admin.engine().drop_database_sql(name) {
         r = admin.batch(&sql).await;
-        if r.is_err() {
+        if r.is_ok() {
             break;
         }
     }
-    admin.close().await;
-    r
+    match r {
+        Ok(()) => {
+            crate::provision::run_state::database_dropped(name);
+            Ok(())
+        }
+        Err(e) if admin.is_broken() || e.class == crate::db::Outcome::ConnectionError => {
+            drop_database(target, name).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Drops database `name` (PostgreSQL 13+: WITH (FORCE), so lingering sessions don't block

@@ -12,8 +12,8 @@ mod worker;
 
 use database::bounded;
 pub use database::{
-    DDL_TIMEOUT, check_strategy, create_database, create_database_within, drop_database,
-    drop_database_within, prepare_steps,
+    DDL_TIMEOUT, check_strategy, create_database, create_database_on, create_database_within,
+    drop_database, drop_database_on, drop_database_within, prepare_steps,
 };
 
 use std::sync::Arc;

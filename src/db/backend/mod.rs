@@ -134,11 +134,11 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
-    /// Statements, each sent on its own, that return an interleaving session's connection to
-    /// the state of a new one between permutations, so it can be kept (PostgreSQL:
-    /// `ROLLBACK`, `DISCARD ALL`; then [`Backend::interleave_session_sql`] runs again).
-    /// `None`: a new connection for every permutation.
-    fn interleave_reset_sql(&self) -> Option<&'static [&'static str]> {
+    /// One query text, sent as one message (one round trip), that returns an interleaving
+    /// session's connection to the state of a new one between permutations, so it can be
+    /// kept ([`Backend::interleave_session_sql`] follows it in the same message). `None`: a
+    /// new connection for every permutation.
+    fn interleave_reset_sql(&self) -> Option<&'static str> {
         None
     }
 
@@ -148,6 +148,21 @@ pub trait Backend: Send + Sync + 'static {
     /// A query returning (as text, one per row) those of the sessions `ids` that wait for
     /// a lock now. `ids` is never empty.
     fn blocked_sql(&self, ids: &str) -> String;
+
+    /// [`Backend::blocked_sql`] as one statement text for every call, the session ids bound
+    /// as its one parameter `$1` (an `int4[]`), so it can be prepared once per monitor
+    /// connection (as the isolation tester prepares its wait query). `None`: the engine
+    /// has no array parameters; [`Backend::blocked_sql`] is sent as text.
+    fn blocked_prepared_sql(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// [`Backend::lock_waits_sql`] as one statement text for every call, the session ids
+    /// bound as `$1` (an `int4[]`), prepared once per monitor connection. `None`: the
+    /// engine has no array parameters; [`Backend::lock_waits_sql`] is sent as text.
+    fn lock_waits_prepared_sql(&self) -> Option<&'static str> {
+        None
+    }
 
     /// A query explaining the lock waits of the sessions `ids` (never empty): one row per
     /// (waiting session, blocking session) with four text columns — the waiting session's
@@ -161,8 +176,9 @@ pub trait Backend: Send + Sync + 'static {
     /// cache refreshed only after 0.1 s without a read: 120 ms).
     fn poll_interval(&self) -> Duration;
 
-    /// How long a step must stay unfinished before the interleaving runner asks whether it
-    /// waits (a step that finishes sooner was not blocked).
+    /// How long after the latest completion or launch a blocking query must start for its
+    /// "blocked" verdict to count: how long the engine's lock views may lag behind a lock
+    /// release (MariaDB's InnoDB cache: 120 ms; PostgreSQL: none).
     fn settle_interval(&self) -> Duration;
 
     /// The bind placeholder for the `n`-th parameter (1-based): `$n` or `?`.

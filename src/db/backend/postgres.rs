@@ -92,11 +92,18 @@ impl Backend for Postgres {
         Some("SET deadlock_timeout = '100ms'")
     }
 
-    /// `DISCARD ALL` drops temporary tables, prepared statements, advisory locks, `LISTEN`
-    /// registrations and `SET`s (<https://www.postgresql.org/docs/current/sql-discard.html>);
-    /// it cannot run in a transaction, hence the `ROLLBACK` first.
-    fn interleave_reset_sql(&self) -> Option<&'static [&'static str]> {
-        Some(&["ROLLBACK", "DISCARD ALL"])
+    /// `ROLLBACK`, then what `DISCARD ALL` does, statement by statement as its manual page
+    /// lists them (<https://www.postgresql.org/docs/current/sql-discard.html>: cursors,
+    /// session authorization, `SET`s, prepared statements, `LISTEN` registrations, advisory
+    /// locks, cached plans, temporary tables, sequence state).
+    /// `DISCARD ALL` itself refuses to run in the implicit transaction of a multi-statement
+    /// query; its parts do not, so the whole reset is one simple-query message.
+    fn interleave_reset_sql(&self) -> Option<&'static str> {
+        Some(
+            "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
+             DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD PLANS; \
+             DISCARD TEMP; DISCARD SEQUENCES",
+        )
     }
 
     fn cancel_sql(&self, id: u64) -> String {
@@ -110,39 +117,37 @@ impl Backend for Postgres {
         )
     }
 
+    fn blocked_prepared_sql(&self) -> Option<&'static str> {
+        Some(
+            "SELECT pid::text FROM unnest($1::int4[]) AS pid \
+             WHERE cardinality(pg_blocking_pids(pid)) > 0",
+        )
+    }
+
+    fn lock_waits_prepared_sql(&self) -> Option<&'static str> {
+        Some(LOCK_WAITS_BY_ID_ARRAY)
+    }
+
     /// `pg_locks` of the waiting session (not granted) joined with `pg_blocking_pids()`, and
     /// the modes the blocker holds on the same object
     /// (<https://www.postgresql.org/docs/current/view-pg-locks.html>).
     fn lock_waits_sql(&self, ids: &str) -> Option<String> {
-        Some(format!(
-            "SELECT w.pid::text, b.pid::text, \
-               w.mode || ' on ' || CASE w.locktype \
-                 WHEN 'relation' THEN 'relation ' || w.relation::regclass::text \
-                 WHEN 'transactionid' THEN 'transaction ' || w.transactionid::text \
-                 WHEN 'tuple' THEN 'tuple (' || w.page || ',' || w.tuple || ') of ' || w.relation::regclass::text \
-                 WHEN 'advisory' THEN 'advisory lock ' || (w.classid::bigint << 32 | w.objid::bigint)::text \
-                 ELSE w.locktype END, \
-               coalesce((SELECT string_agg(DISTINCT h.mode, ',') FROM pg_locks h \
-                 WHERE h.pid = b.pid AND h.granted AND h.locktype = w.locktype \
-                   AND h.database IS NOT DISTINCT FROM w.database \
-                   AND h.relation IS NOT DISTINCT FROM w.relation \
-                   AND h.page IS NOT DISTINCT FROM w.page AND h.tuple IS NOT DISTINCT FROM w.tuple \
-                   AND h.transactionid IS NOT DISTINCT FROM w.transactionid \
-                   AND h.classid IS NOT DISTINCT FROM w.classid AND h.objid IS NOT DISTINCT FROM w.objid \
-                   AND h.objsubid IS NOT DISTINCT FROM w.objsubid), '') \
-             FROM pg_locks w CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid) \
-             WHERE NOT w.granted AND w.pid IN ({ids}) ORDER BY 1, 2"
-        ))
+        Some(LOCK_WAITS_BY_ID_ARRAY.replace("$1::int4[]", &format!("ARRAY[{ids}]::int4[]")))
     }
 
+    /// As the isolation tester, which asks every 10 ms whether a running step is blocked:
+    /// a step that is slow without waiting for a lock (a commit's WAL flush) costs a
+    /// blocking query per 10 ms, and on a busy server each one competes with the steps.
     fn poll_interval(&self) -> Duration {
-        Duration::from_millis(5)
+        Duration::from_millis(10)
     }
 
-    /// As the isolation tester's 10 ms wait for a result before it asks whether a step is
-    /// blocked.
+    /// None: `pg_blocking_pids` is current. The locks a completed step released were granted
+    /// to their waiters before its result came back (the releasing backend wakes them), so
+    /// a check right after a completion is not stale: a woken step is seen not blocked, and
+    /// one still blocked is blocked by something else.
     fn settle_interval(&self) -> Duration {
-        Duration::from_millis(10)
+        Duration::ZERO
     }
 
     /// `PostgreSQL 15.8 (Debian …) on …`, also `17beta1`.
@@ -160,3 +165,24 @@ impl Backend for Postgres {
         }
     }
 }
+
+/// Who blocks the sessions `$1` (an `int4[]` of backend pids) and on what: one row per
+/// (waiting pid, blocking pid) with the lock waited for and the modes the blocker holds on
+/// the same object, all as text.
+const LOCK_WAITS_BY_ID_ARRAY: &str = "SELECT w.pid::text, b.pid::text, \
+               w.mode || ' on ' || CASE w.locktype \
+                 WHEN 'relation' THEN 'relation ' || w.relation::regclass::text \
+                 WHEN 'transactionid' THEN 'transaction ' || w.transactionid::text \
+                 WHEN 'tuple' THEN 'tuple (' || w.page || ',' || w.tuple || ') of ' || w.relation::regclass::text \
+                 WHEN 'advisory' THEN 'advisory lock ' || (w.classid::bigint << 32 | w.objid::bigint)::text \
+                 ELSE w.locktype END, \
+               coalesce((SELECT string_agg(DISTINCT h.mode, ',') FROM pg_locks h \
+                 WHERE h.pid = b.pid AND h.granted AND h.locktype = w.locktype \
+                   AND h.database IS NOT DISTINCT FROM w.database \
+                   AND h.relation IS NOT DISTINCT FROM w.relation \
+                   AND h.page IS NOT DISTINCT FROM w.page AND h.tuple IS NOT DISTINCT FROM w.tuple \
+                   AND h.transactionid IS NOT DISTINCT FROM w.transactionid \
+                   AND h.classid IS NOT DISTINCT FROM w.classid AND h.objid IS NOT DISTINCT FROM w.objid \
+                   AND h.objsubid IS NOT DISTINCT FROM w.objsubid), '') \
+             FROM pg_locks w CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid) \
+             WHERE NOT w.granted AND w.pid = ANY($1::int4[]) ORDER BY 1, 2";
