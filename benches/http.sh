@@ -8,8 +8,10 @@
 # one worker per connection; wrk: -c CONNS), on the same number of threads (THREADS: wrk -t,
 # keyrace --threads). The tools alternate (wrk first on odd repetitions, keyrace first on even
 # ones); REPS repetitions per cell, medians compared. Figures per run:
-#   - rate: requests per second as the tool reports it (wrk: Requests/sec; keyrace: ops_per_sec
-#     of the report, measured from the release of its connected workers);
+#   - rate: requests per second as the tool reports it, both requests / wall time of the load
+#     phase, connecting included (wrk: Requests/sec, from before its threads start to after
+#     they end; keyrace: ops_per_sec of the report, from before its workers are spawned to
+#     after the last ends; each worker connects on its first request);
 #   - CPU per request: the client process's own user+sys time (wait4's rusage through
 #     benches/rusage.py: all threads, start-up and tear-down included) / its requests.
 # Prints one line per cell and writes every run with the environment to results/http-bench.md.

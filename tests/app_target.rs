@@ -205,4 +205,21 @@ fn application_files_are_checked_with_locations() {
         std::path::Path::new("a.toml"),
         &bad
     ));
+    // Methods and header names are HTTP tokens; https is refused (no TLS).
+    let check = |from: &str, to: &str, says: &str| {
+        let bad = scenario("http://127.0.0.1:1", "postgres://x@h/x").replacen(from, to, 1);
+        let e = keyrace::apptarget::parse(std::path::Path::new("a.toml"), &bad).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    };
+    check(
+        r#"path = "/signup/naive""#,
+        "method = \"GET X\"\npath = \"/signup/naive\"",
+        "`GET X` is not an HTTP method",
+    );
+    check(
+        "content-type =",
+        r#""content type" ="#,
+        "`content type` is not a header name",
+    );
+    check("http://127.0.0.1:1", "https://127.0.0.1:1", "without TLS");
 }

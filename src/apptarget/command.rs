@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::http::render;
+use super::template::render;
 use crate::db::percent_decode;
 use crate::race::Op;
 use crate::vocab::{DbError, Dialect, Outcome};

@@ -8,6 +8,7 @@ pub mod command;
 pub mod http;
 pub mod plan;
 pub mod start;
+pub mod template;
 
 use std::sync::Arc;
 
@@ -173,17 +174,17 @@ async fn on_database(
         if cancel.is_cancelled() {
             break;
         }
-        let conns: Arc<Vec<Mutex<HttpConn>>> = Arc::new(
-            (0..plan.workload.workers)
-                .map(|_| Mutex::new(HttpConn::new(base.clone())))
-                .collect(),
-        );
         let step = format!("{} {}", ep.method, ep.path);
         let timeout = ep.timeout;
         let ep = Arc::new(ep.clone());
+        let conns: Arc<Vec<Mutex<HttpConn>>> = Arc::new(
+            (0..plan.workload.workers)
+                .map(|_| Mutex::new(HttpConn::new(base, ep.clone())))
+                .collect(),
+        );
         let f = move |op: Op| {
-            let (conns, ep) = (conns.clone(), ep.clone());
-            async move { conns[op.worker].lock().await.call(&ep, &op).await }
+            let conns = conns.clone();
+            async move { conns[op.worker].lock().await.call(&op).await }
         };
         if let Err(e) = race_one(plan, server, name, step, timeout, Arc::new(f), results).await {
             outcome = Err(e);

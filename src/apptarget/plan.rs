@@ -5,13 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hyper::Method;
-use hyper::header::HeaderName;
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::command::{Command, OutputMatch, Pattern, Stream};
-use super::http::{Base, Endpoint, JsonMap, StatusMap};
+use super::http::{Base, Endpoint, JsonMap, StatusMap, is_token};
 use crate::expect::Expectation;
 use crate::plan::Workload;
 use crate::scenario::{Diagnostic, RawWorkload, parse_duration, validate_workload};
@@ -335,9 +333,10 @@ type Located = (std::ops::Range<usize>, String);
 
 fn endpoint(e: &RawEndpoint) -> Result<Endpoint, Located> {
     let method = match &e.method {
-        None => Method::POST,
-        Some(m) => Method::from_bytes(m.get_ref().to_ascii_uppercase().as_bytes())
-            .map_err(|_| (m.span(), format!("`{}` is not an HTTP method", m.get_ref())))?,
+        None => "POST".to_string(),
+        Some(m) => Some(m.get_ref().to_ascii_uppercase())
+            .filter(|m| is_token(m))
+            .ok_or_else(|| (m.span(), format!("`{}` is not an HTTP method", m.get_ref())))?,
     };
     let timeout = match &e.timeout {
         None => Duration::from_secs(10),
@@ -371,9 +370,10 @@ fn endpoint(e: &RawEndpoint) -> Result<Endpoint, Located> {
     };
     let mut headers = Vec::new();
     for (k, v) in &e.headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| (e.name.span(), format!("`{k}` is not a header name")))?;
-        headers.push((name, v.clone()));
+        if !is_token(k) {
+            return Err((e.name.span(), format!("`{k}` is not a header name")));
+        }
+        headers.push((k.to_ascii_lowercase(), v.clone()));
     }
     Ok(Endpoint {
         method,

@@ -136,7 +136,7 @@ pub async fn probe(base: &Base, path: &str) -> Result<(), String> {
     let mut status = StatusMap::default();
     let _ = status.insert("2xx", Outcome::Existed);
     let ep = Endpoint {
-        method: hyper::Method::GET,
+        method: "GET".into(),
         path: path.to_string(),
         body: None,
         headers: vec![],
@@ -152,8 +152,8 @@ pub async fn probe(base: &Base, path: &str) -> Result<(), String> {
         payload: String::new(),
         repetition: 0,
     };
-    HttpConn::new(base.clone())
-        .call(&ep, &op)
+    HttpConn::new(base, std::sync::Arc::new(ep))
+        .call(&op)
         .await
         .map(|_| ())
         .map_err(|e| format!("{}: {}", e.code, e.message))

@@ -41,6 +41,7 @@
 
 mod classify;
 mod figures;
+pub(crate) mod limit;
 mod worker;
 
 use std::collections::BTreeMap;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio::sync::Barrier;
 
+use super::limit::Limit;
 use super::{Classify, RaceOptions};
 use crate::db::Engine;
 use crate::metrics::Recorder;
@@ -131,10 +132,17 @@ where
     E: Classify + Send + 'static,
 {
     let mut rec = Recorder::default();
-    let mut starts = Vec::with_capacity(quota.min(1 << 20) as usize);
+    let mut limit = Limit::default();
+    // Call start times serve the release spread of rounds only.
+    let rounds = mode == Mode::Rounds;
+    let mut starts = Vec::with_capacity(if rounds {
+        quota.min(1 << 16) as usize
+    } else {
+        0
+    });
     let mut acked: HashMap<u64, u64> = HashMap::new();
     for seq in 0..quota {
-        if mode == Mode::Rounds {
+        if rounds {
             // The leader decides for everyone after the first barrier, so no worker waits
             // at a barrier the others left.
             if shared.barrier.wait().await.is_leader() {
@@ -159,19 +167,21 @@ where
             payload: format!("w{i}-{seq}"),
             repetition,
         };
-        starts.push(start.saturating_duration_since(shared.started).as_nanos() as u64);
+        if rounds {
+            starts.push(start.saturating_duration_since(shared.started).as_nanos() as u64);
+        }
         let call = AssertUnwindSafe((shared.f)(op)).catch_unwind();
-        let (outcome, error) = match tokio::time::timeout(shared.call_timeout, call).await {
-            Ok(Ok(Ok(v))) => (v.into(), None),
-            Ok(Ok(Err(e))) => {
+        let (outcome, error) = match limit.run(shared.call_timeout, call).await {
+            Some(Ok(Ok(v))) => (v.into(), None),
+            Some(Ok(Err(e))) => {
                 let e = e.classify(shared.engine);
                 (e.class, Some((e.code, e.message)))
             }
-            Ok(Err(_)) => (
+            Some(Err(_)) => (
                 Outcome::Other,
                 Some(("panic".into(), "the closure panicked".into())),
             ),
-            Err(_) => (
+            None => (
                 Outcome::Timeout,
                 Some((
                     "timeout".into(),

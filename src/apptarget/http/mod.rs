@@ -1,18 +1,20 @@
-//! The `http` application target's driver: one keep-alive HTTP/1.1 connection per worker
-//! (hyper), requests rendered from templates per operation, and the response's status mapped
-//! to an outcome class; timeouts and refused connections get their own classes.
+//! The `http` application target: what an endpoint is (request templates, timeout, how a
+//! response becomes an outcome class) and its driver, one keep-alive HTTP/1.1 connection
+//! per worker written and read by keyrace itself on the worker's own task ([`conn`]):
+//! requests rendered into a reused buffer ([`request`]), responses parsed by `httparse`
+//! ([`response`]); timeouts and refused connections get their own classes.
+
+pub mod conn;
+pub mod request;
+pub mod response;
+#[cfg(test)]
+mod scripted;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+pub use conn::HttpConn;
 
-use crate::race::Op;
 use crate::vocab::{DbError, Outcome};
 
 /// How response statuses become outcome classes: exact codes first (`409`), then classes
@@ -82,14 +84,14 @@ impl JsonMap {
 /// One endpoint to race: the request template and how to read the response.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// HTTP method.
-    pub method: Method,
+    /// HTTP method, upper case (`POST`); see [`is_token`].
+    pub method: String,
     /// Path and query template (`/signup?email={key}`), appended to the base URL's path.
     pub path: String,
     /// Body template, if any.
     pub body: Option<String>,
-    /// Extra headers (values are templates too).
-    pub headers: Vec<(HeaderName, String)>,
+    /// Extra headers: lower-case name (see [`is_token`]), value template.
+    pub headers: Vec<(String, String)>,
     /// Per-request limit (default 10 s).
     pub timeout: Duration,
     /// Status → outcome class.
@@ -98,36 +100,11 @@ pub struct Endpoint {
     pub json: Option<JsonMap>,
 }
 
-/// Replaces `{key}`, `{worker}`, `{seq}` and `{payload}` in `template` with the
-/// operation's values; other braces are left as they are (JSON bodies keep theirs).
-pub fn render(template: &str, op: &Op) -> String {
-    let mut out = String::with_capacity(template.len() + op.key.len());
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let hit = [
-            ("{key}", None),
-            ("{worker}", Some(op.worker as u64)),
-            ("{seq}", Some(op.seq)),
-            ("{payload}", None),
-        ]
-        .into_iter()
-        .find(|(name, _)| tail.starts_with(name));
-        match hit {
-            Some(("{key}", _)) => out.push_str(&op.key),
-            Some(("{payload}", _)) => out.push_str(&op.payload),
-            Some((_, Some(n))) => out.push_str(&n.to_string()),
-            _ => {
-                out.push('{');
-                rest = &tail[1..];
-                continue;
-            }
-        }
-        rest = &tail[hit.map_or(1, |(n, _)| n.len())..];
-    }
-    out.push_str(rest);
-    out
+/// True when `s` is an HTTP token (RFC 9110 §5.6.2): what a method or a header name may be.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A base URL taken apart: `http://host:port/prefix`.
@@ -146,7 +123,9 @@ impl Base {
     pub fn parse(url: &str) -> Result<Base, String> {
         let rest = url
             .strip_prefix("http://")
-            .ok_or_else(|| format!("`{url}`: only http:// URLs are supported"))?;
+            .ok_or_else(|| {
+                format!("`{url}`: only http:// URLs are supported (keyrace speaks plain HTTP/1.1, without TLS)")
+            })?;
         let (authority, prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
@@ -169,106 +148,11 @@ impl Base {
     }
 }
 
-/// One worker's connection: opened on first use, reopened after a failure or a timeout.
-pub struct HttpConn {
-    base: Base,
-    sender: Option<SendRequest<Full<Bytes>>>,
-}
-
 fn failure(class: Outcome, code: &str, message: String) -> DbError {
     DbError {
         class,
         code: code.into(),
         message,
-    }
-}
-
-impl HttpConn {
-    /// A connection to `base` (not opened yet).
-    pub fn new(base: Base) -> HttpConn {
-        HttpConn { base, sender: None }
-    }
-
-    async fn open(&self) -> Result<SendRequest<Full<Bytes>>, DbError> {
-        let a = &self.base.authority;
-        let stream = tokio::net::TcpStream::connect(a).await.map_err(|e| {
-            let code = match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => "refused",
-                _ => "connect",
-            };
-            failure(
-                Outcome::ConnectionError,
-                code,
-                format!("connecting to {a}: {e}"),
-            )
-        })?;
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| failure(Outcome::ConnectionError, "http", format!("{a}: {e}")))?;
-        tokio::spawn(conn);
-        Ok(sender)
-    }
-
-    /// Sends `ep`'s request for `op` and maps the response, all within `ep.timeout`.
-    ///
-    /// Errors: the outcome class of an error status, an unmapped status (`other`), a
-    /// timeout or a connection failure, with the status or failure as code and the start of
-    /// the body or the failure as message.
-    pub async fn call(&mut self, ep: &Endpoint, op: &Op) -> Result<Outcome, DbError> {
-        match tokio::time::timeout(ep.timeout, self.exchange(ep, op)).await {
-            Ok(r) => r,
-            Err(_) => {
-                // The answer may still come on this connection: start a fresh one.
-                self.sender = None;
-                Err(failure(
-                    Outcome::Timeout,
-                    "timeout",
-                    format!("no response within {} ms", ep.timeout.as_millis()),
-                ))
-            }
-        }
-    }
-
-    async fn exchange(&mut self, ep: &Endpoint, op: &Op) -> Result<Outcome, DbError> {
-        let sender = match &mut self.sender {
-            Some(s) if !s.is_closed() => s,
-            _ => self.sender.insert(self.open().await?),
-        };
-        let mut req = Request::builder()
-            .method(ep.method.clone())
-            .uri(format!("{}{}", self.base.prefix, render(&ep.path, op)))
-            .header(hyper::header::HOST, &self.base.authority);
-        for (name, value) in &ep.headers {
-            let v = HeaderValue::from_str(&render(value, op))
-                .map_err(|e| failure(Outcome::Other, "request", format!("header {name}: {e}")))?;
-            req = req.header(name, v);
-        }
-        let body = ep
-            .body
-            .as_deref()
-            .map(|b| render(b, op))
-            .unwrap_or_default();
-        let req = req
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| failure(Outcome::Other, "request", e.to_string()))?;
-        let broken = |e: hyper::Error| failure(Outcome::ConnectionError, "http", e.to_string());
-        let sent = async {
-            sender.ready().await?;
-            let resp = sender.send_request(req).await?;
-            let status = resp.status().as_u16();
-            let body = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body))
-        }
-        .await;
-        let (status, body) = match sent {
-            Ok(x) => x,
-            Err(e) => {
-                self.sender = None;
-                return Err(broken(e));
-            }
-        };
-        classify(ep, status, &body)
     }
 }
 
@@ -301,29 +185,6 @@ fn classify(ep: &Endpoint, status: u16, body: &[u8]) -> Result<Outcome, DbError>
 mod tests {
     use super::*;
 
-    fn op() -> Op {
-        Op {
-            key: "user7@example.com".into(),
-            key_number: 7,
-            worker: 3,
-            seq: 12,
-            payload: "w3-12".into(),
-            repetition: 0,
-        }
-    }
-
-    #[test]
-    fn templates_fill_known_names_and_keep_other_braces() {
-        assert_eq!(
-            render(
-                r#"{"email":"{key}","w":{worker},"s":{seq},"p":"{payload}","x":{}}"#,
-                &op()
-            ),
-            r#"{"email":"user7@example.com","w":3,"s":12,"p":"w3-12","x":{}}"#
-        );
-        assert_eq!(render("/u/{key}?{", &op()), "/u/user7@example.com?{");
-    }
-
     #[test]
     fn statuses_map_exactly_then_by_class() {
         let mut m = StatusMap::default();
@@ -343,7 +204,7 @@ mod tests {
         let mut status = StatusMap::default();
         status.insert("2xx", Outcome::Existed).unwrap();
         let ep = Endpoint {
-            method: Method::POST,
+            method: "POST".into(),
             path: "/".into(),
             body: None,
             headers: vec![],
@@ -398,5 +259,11 @@ mod tests {
             "localhost:80"
         );
         assert!(Base::parse("https://x").is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(is_token("POST") && is_token("x-request-id") && is_token("M-SEARCH"));
+        assert!(!is_token("") && !is_token("GET X") && !is_token("a:b") && !is_token("é"));
     }
 }
