@@ -607,20 +607,20 @@ where
     if ti.is_null() {
         return (None, None);
     }
-    if <i64 as Type<R::Database>>::compatible(ti) {
-        if let Ok(Some(v)) = row.try_get_unchecked::<Option<i64>, _>(0usize) {
-            return (Some(v), None);
-        }
+    if <i64 as Type<R::Database>>::compatible(ti)
+        && let Ok(Some(v)) = row.try_get_unchecked::<Option<i64>, _>(0usize)
+    {
+        return (Some(v), None);
     }
-    if <i32 as Type<R::Database>>::compatible(ti) {
-        if let Ok(Some(v)) = row.try_get_unchecked::<Option<i32>, _>(0usize) {
-            return (Some(i64::from(v)), None);
-        }
+    if <i32 as Type<R::Database>>::compatible(ti)
+        && let Ok(Some(v)) = row.try_get_unchecked::<Option<i32>, _>(0usize)
+    {
+        return (Some(i64::from(v)), None);
     }
-    if <bool as Type<R::Database>>::compatible(ti) {
-        if let Ok(Some(v)) = row.try_get_unchecked::<Option<bool>, _>(0usize) {
-            return (None, Some(v));
-        }
+    if <bool as Type<R::Database>>::compatible(ti)
+        && let Ok(Some(v)) = row.try_get_unchecked::<Option<bool>, _>(0usize)
+    {
+        return (None, Some(v));
     }
     (None, None)
 }

@@ -577,7 +577,11 @@ impl<'a> PermRun<'a> {
             // The sessions not kept from the previous permutation connect at the same time.
             let opened = futures_util::future::join_all(
                 (0..self.plan.sessions.len())
-                    .map(|i| kept.sessions[i].take().unwrap_or_else(|| self.open_session(url, i)))
+                    .map(|i| {
+                        kept.sessions[i]
+                            .take()
+                            .unwrap_or_else(|| self.open_session(url, i))
+                    })
                     .map(Slot::get),
             )
             .await;
@@ -887,7 +891,11 @@ impl<'a> PermRun<'a> {
             // the wait at once; the first check comes 5 ms after the launch (a step that
             // finishes sooner was not blocked; the isolation tester asks after 10 ms), later
             // ones at the engine's poll interval.
-            let first = self.monitor.engine.poll_interval().min(Duration::from_millis(5));
+            let first = self
+                .monitor
+                .engine
+                .poll_interval()
+                .min(Duration::from_millis(5));
             let pause = self.monitor.until_next().max(first);
             tokio::select! {
                 r = &mut rx => {
