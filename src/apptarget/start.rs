@@ -144,16 +144,8 @@ pub async fn probe(base: &Base, path: &str) -> Result<(), String> {
         status,
         json: None,
     };
-    let op = Op {
-        key: String::new(),
-        key_number: 0,
-        worker: 0,
-        seq: 0,
-        payload: String::new(),
-        repetition: 0,
-    };
     HttpConn::new(base, std::sync::Arc::new(ep))
-        .call(&op)
+        .call(&Op::default())
         .await
         .map(|_| ())
         .map_err(|e| format!("{}: {}", e.code, e.message))

@@ -20,8 +20,9 @@ use crate::plan::Mode;
 use crate::runner::keys::KeyGen;
 use crate::vocab::{KeyText, KeyType, Outcome};
 
-/// One operation handed to the raced closure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One operation handed to the raced closure. `Op::default()` is the empty operation (empty
+/// key and payload, numbers 0): what a request that depends on no operation is rendered with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Op {
     /// The key as text (the key format with the key number, `user17@example.com`).
     pub key: String,

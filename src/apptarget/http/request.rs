@@ -53,16 +53,11 @@ impl Request {
             && r.headers.iter().all(|(_, v)| v.is_constant())
             && r.body.as_ref().is_none_or(Template::is_constant);
         if constant {
-            let op = Op {
-                key: String::new(),
-                key_number: 0,
-                worker: 0,
-                seq: 0,
-                payload: String::new(),
-                repetition: 0,
-            };
             let mut out = Vec::new();
-            r.constant = Some(r.render(&op, &mut out, &mut Vec::new()).map(|()| out));
+            r.constant = Some(
+                r.render(&Op::default(), &mut out, &mut Vec::new())
+                    .map(|()| out),
+            );
         }
         r
     }
