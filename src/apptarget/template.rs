@@ -101,10 +101,12 @@ pub fn render(template: &str, op: &Op) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn op() -> Op {
+    /// The operation the template and request tests render: key `user7@example.com` (number
+    /// 7), worker 3, sequence 12, payload `w3-12`.
+    pub(crate) fn op() -> Op {
         Op {
             key: "user7@example.com".into(),
             key_number: 7,

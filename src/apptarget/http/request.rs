@@ -141,6 +141,7 @@ mod tests {
 
     use super::*;
     use crate::apptarget::http::StatusMap;
+    use crate::apptarget::template::tests::op;
 
     fn ep(method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Endpoint {
         Endpoint {
@@ -154,17 +155,6 @@ mod tests {
             timeout: Duration::from_secs(1),
             status: StatusMap::default(),
             json: None,
-        }
-    }
-
-    fn op() -> Op {
-        Op {
-            key: "user7@example.com".into(),
-            key_number: 7,
-            worker: 3,
-            seq: 12,
-            payload: "w3-12".into(),
-            repetition: 0,
         }
     }
 
