@@ -16,7 +16,7 @@ use crate::db::{Conn, Dialect, redact_url};
 
 use super::lifecycle::{Handle, LocalProcess, Marker, Resource, create_session_dir};
 use super::local::{self, RunAs};
-use super::local_mysql::MYSQL_MAX_CONNECTIONS;
+use super::local_mysql::{self, MYSQL_MAX_CONNECTIONS, MysqlBinaries};
 use super::{Provider, ProvisionError, Server, procs};
 
 /// Smallest and largest node count `galera:N` accepts.
@@ -230,10 +230,16 @@ pub(crate) async fn start(bins: &GaleraBinaries, nodes: u8) -> Result<Server, Pr
         node_dir(&nd, run_as)?;
         node_dir(&nd.join("data"), run_as)?;
     }
-    let mut init = local::command(&bins.install_db, &dir.join("node1"), run_as);
-    init.arg("--no-defaults")
-        .arg(format!("--datadir={}", dir.join("node1/data").display()))
-        .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+    let node1 = dir.join("node1");
+    let init = local_mysql::init_command(
+        &MysqlBinaries::MariaDb {
+            install_db: bins.install_db.clone(),
+            server: bins.server.clone(),
+        },
+        &node1,
+        &node1.join("data"),
+        run_as,
+    );
     local::run_setup(init).await?;
     let init_ms = t0.elapsed().as_millis() as u64;
 

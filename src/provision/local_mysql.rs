@@ -82,22 +82,7 @@ pub(crate) async fn start(bins: &MysqlBinaries) -> Result<Server, ProvisionError
     let data = dir.join("data");
     // mysqld/mariadbd refuse to run as root unless told to with --user=root.
     let as_root = procs::running_as_root();
-    let mut init = match bins {
-        MysqlBinaries::MariaDb { install_db, .. } => {
-            let mut c = local::command(install_db, &dir, None);
-            c.arg("--no-defaults")
-                .arg(format!("--datadir={}", data.display()))
-                .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
-            c
-        }
-        MysqlBinaries::Mysql { server } => {
-            let mut c = local::command(server, &dir, None);
-            c.arg("--no-defaults")
-                .arg("--initialize-insecure")
-                .arg(format!("--datadir={}", data.display()));
-            c
-        }
-    };
+    let mut init = init_command(bins, &dir, &data, None);
     if as_root {
         init.arg("--user=root");
     }
@@ -141,6 +126,40 @@ pub(crate) async fn start(bins: &MysqlBinaries) -> Result<Server, ProvisionError
     })
 }
 
+/// The command that writes the system tables of a new server into `data`:
+/// `mariadb-install-db` (root with an empty password, no test database) or MySQL's
+/// `mysqld --initialize-insecure`, with `--tmpdir=<dir>`.
+///
+/// `--tmpdir` is not optional: at start-up every server, the bootstrap one included,
+/// deletes the `#sql*` files it finds in its tmpdir (MariaDB's `mysql_rm_tmp_tables`), so two
+/// installs sharing `/tmp` delete each other's temporary tables and one aborts with
+/// `ERROR: 1051 Unknown table 'mysql.tmp_proxies_priv'`.
+pub(crate) fn init_command(
+    bins: &MysqlBinaries,
+    dir: &Path,
+    data: &Path,
+    run_as: Option<local::RunAs>,
+) -> std::process::Command {
+    let mut c = match bins {
+        MysqlBinaries::MariaDb { install_db, .. } => {
+            let mut c = local::command(install_db, dir, run_as);
+            c.arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+            c
+        }
+        MysqlBinaries::Mysql { server } => {
+            let mut c = local::command(server, dir, run_as);
+            c.arg("--no-defaults")
+                .arg("--initialize-insecure")
+                .arg(format!("--datadir={}", data.display()));
+            c
+        }
+    };
+    c.arg(format!("--tmpdir={}", dir.display()));
+    c
+}
+
 fn server_command(
     bins: &MysqlBinaries,
     dir: &Path,
@@ -167,4 +186,40 @@ fn server_command(
         cmd.arg("--user=root");
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(c: &std::process::Command) -> Vec<String> {
+        c.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn installs_keep_their_temporary_tables_in_their_own_directory() {
+        let dir = Path::new("/srv/keyrace-servers-0/mysql-1");
+        let data = dir.join("data");
+        for bins in [
+            MysqlBinaries::MariaDb {
+                install_db: "/usr/bin/mariadb-install-db".into(),
+                server: "/usr/sbin/mariadbd".into(),
+            },
+            MysqlBinaries::Mysql {
+                server: "/usr/sbin/mysqld".into(),
+            },
+        ] {
+            let a = args(&init_command(&bins, dir, &data, None));
+            assert!(
+                a.contains(&format!("--tmpdir={}", dir.display())),
+                "{bins:?}: {a:?}"
+            );
+            assert!(
+                a.contains(&format!("--datadir={}", data.display())),
+                "{bins:?}: {a:?}"
+            );
+        }
+    }
 }
