@@ -5,7 +5,8 @@
 # of each tool; keyrace runs with `--format isolationtester` and its stdout is checked to be
 # the isolation tester's. Then the specs marked `dialects = postgres, mysql` run through
 # keyrace on MariaDB, to measure what a permutation costs there.
-# Writes results/interleave-speed.md.
+# Then the whole directory as a suite: the isolation tester spec after spec, keyrace one
+# process for the directory. Writes results/interleave-speed.md.
 #
 #   benches/interleave_speed.sh            # release binary (built if missing), 5 rounds
 #   KEYRACE_BIN=target/debug/keyrace ROUNDS=3 benches/interleave_speed.sh
@@ -79,6 +80,26 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r of $ROUNDS done" >&2
 done
 
+# The whole directory, one after another, as a suite runs: the isolation tester one process
+# per spec in its one database (as pg_regress runs it), keyrace one process for the
+# directory (one database per file, the next created while this one runs).
+dir_it=""; dir_kr=""; dir_same=yes
+dir_run_it() {
+  local t0; t0=$(now)
+  for s in "${specs[@]}"; do "$IT" "$it_conn" <"$s" 2>/dev/null || true; done >"$work/dir.it"
+  dir_it+="$(echo "$(now) - $t0" | bc) "
+}
+dir_run_kr() {
+  local t0; t0=$(now)
+  KEYRACE_POSTGRES_URL="$PG_URL" "$KEYRACE" run --only postgres --quiet --no-html \
+    --out "$work/results" --format "$FORMAT" benches/specs/ >"$work/dir.kr" 2>/dev/null || true
+  dir_kr+="$(echo "$(now) - $t0" | bc) "
+}
+for r in $(seq 1 "$ROUNDS"); do
+  if (( r % 2 )); then dir_run_it; dir_run_kr; else dir_run_kr; dir_run_it; fi
+  cmp -s "$work/dir.it" "$work/dir.kr" || dir_same=no
+done
+
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 perms() { grep -c '^starting permutation' "$1" || true; }
 
@@ -110,6 +131,19 @@ perms() { grep -c '^starting permutation' "$1" || true; }
   echo "uses one that exists). Without that per-file cost, over the $n specs: isolation tester"
   printf '%.3f s, keyrace %.3f s (%.2f).\n' "$(echo "$tot_it - $n * $oi" | bc -l)" "$(echo "$tot_kr - $n * $ok" | bc -l)" \
     "$(echo "($tot_kr - $n * $ok) / ($tot_it - $n * $oi)" | bc -l)"
+  echo
+
+  di=$(echo "$dir_it" | median); dk=$(echo "$dir_kr" | median)
+  echo "## The directory as a suite"
+  echo
+  echo "The $n specs one after another, medians of $ROUNDS rounds (alternating who goes first):"
+  echo "the isolation tester one process per spec in one database that exists, keyrace one"
+  echo "\`keyrace run --only postgres benches/specs/\` (a database of its own per file, the next"
+  echo "file's created while this one runs, this one's dropped while the next runs)."
+  echo
+  echo "| isolation tester (s) | keyrace (s) | keyrace / isolation tester | same stdout |"
+  echo "|---:|---:|---:|---|"
+  printf '| %.3f | %.3f | %.2f | %s |\n' "$di" "$dk" "$(echo "$dk / $di" | bc -l)" "$dir_same"
   echo
 
   # MariaDB: the portable specs through keyrace only (the isolation tester is PostgreSQL's).

@@ -748,14 +748,24 @@ async fn run_on(
         .filter(|s| !lost.contains(&s.target.label))
         .cloned()
         .collect();
-    for plan in &scenarios.interleavings {
+    // One database per interleaving file and server, as for a single file, but the next
+    // file's is created while this one runs and this one's dropped while the next runs.
+    let mut dbs = InterleaveDatabases::new(&alive);
+    let files = &scenarios.interleavings;
+    for (i, plan) in files.iter().enumerate() {
         if cancel.is_cancelled() {
             report.interrupted = true;
             break;
         }
+        if i == 0 {
+            dbs.ahead(plan);
+        }
+        if let Some(next) = files.get(i + 1) {
+            dbs.ahead(next);
+        }
         // A harness error ends this interleaving only: what was measured before (and the
         // scenarios after it) are still reported and written.
-        let result = match run_interleaving(plan, &alive, args, cancel).await {
+        let result = match run_interleaving_in(plan, &alive, args, cancel, &mut dbs).await {
             Ok(r) => r,
             Err(e) => InterleaveResult {
                 scenario: plan.name.clone(),
@@ -774,6 +784,13 @@ async fn run_on(
             },
         };
         report.interleavings.push(result);
+    }
+    for f in dbs.finish().await {
+        let message = format!("{}: {}", f.file, chain(&f.error));
+        match report.interleavings.iter_mut().find(|r| r.file == f.file) {
+            Some(r) if r.error.is_none() => r.error = Some(message),
+            _ => eprintln!("error: {message}"),
+        }
     }
     let (json_path, html_path, write_errors) = write_results(&report, args);
     Ok(RunOutcome {
@@ -796,25 +813,91 @@ pub async fn run_interleaving(
     args: &RunOptions,
     cancel: &CancellationToken,
 ) -> Result<InterleaveResult, AppError> {
-    let targets: Vec<Target> = servers.iter().map(|s| s.target.clone()).collect();
-    // The same database lifecycle as a stress run: `keyrace_<run id>_<n>`, recorded before
-    // it is created on a URL server (so `keyrace reap` finds it after a SIGKILL).
-    let run_id = new_run_id();
-    provision::run_state::begin(&run_id);
-    let mut n = 0u32;
-    let mut name_of = |t: &Target| {
-        n += 1;
-        let name = format!("keyrace_{run_id}_{n}");
-        let on_url = servers
-            .iter()
-            .any(|s| s.target.label == t.label && s.info.provider == "url");
-        if on_url {
-            provision::run_state::record_database(t.dialect(), &t.url, &name);
+    let mut dbs = InterleaveDatabases::new(servers);
+    let r = run_interleaving_in(plan, servers, args, cancel, &mut dbs).await;
+    let failed = dbs.finish().await;
+    let r = r?;
+    match failed.into_iter().next() {
+        Some(f) => Err(AppError::Server(format!("{}: {}", f.file, chain(&f.error)))),
+        None => Ok(r),
+    }
+}
+
+/// The databases of a run's interleavings, with the lifecycle of a stress run's:
+/// `keyrace_<run id>_<n>`, recorded before it is created on a URL server (so `keyrace reap`
+/// finds it after a SIGKILL), forgotten once dropped.
+struct InterleaveDatabases {
+    run_id: String,
+    n: u32,
+    servers: Vec<Server>,
+    dbs: interleave::Databases,
+}
+
+impl InterleaveDatabases {
+    fn new(servers: &[Server]) -> InterleaveDatabases {
+        let run_id = new_run_id();
+        provision::run_state::begin(&run_id);
+        InterleaveDatabases {
+            run_id,
+            n: 0,
+            servers: servers.to_vec(),
+            dbs: interleave::Databases::default(),
         }
-        name
-    };
-    let r = interleave::run_named(plan, &targets, cancel.clone(), 1, &mut name_of).await;
-    provision::run_state::finish(&run_id);
+    }
+
+    /// A namer for [`interleave::run_in`] and [`interleave::Databases::prepare_ahead`].
+    fn namer(
+        &mut self,
+    ) -> (
+        impl FnMut(&Target) -> String + Send + '_,
+        &mut interleave::Databases,
+    ) {
+        let (run_id, n, servers) = (&self.run_id, &mut self.n, &self.servers);
+        let name_of = move |t: &Target| {
+            *n += 1;
+            let name = format!("keyrace_{run_id}_{n}");
+            let on_url = servers
+                .iter()
+                .any(|s| s.target.label == t.label && s.info.provider == "url");
+            if on_url {
+                provision::run_state::record_database(t.dialect(), &t.url, &name);
+            }
+            name
+        };
+        (name_of, &mut self.dbs)
+    }
+
+    /// Starts creating the databases `plan` will need.
+    fn ahead(&mut self, plan: &interleave::InterleavePlan) {
+        let targets: Vec<Target> = self
+            .servers
+            .iter()
+            .map(|s| s.target.clone())
+            .filter(|t| interleave::runs_on(plan, t))
+            .collect();
+        let (mut name_of, dbs) = self.namer();
+        dbs.prepare_ahead(&targets, &mut name_of);
+    }
+
+    /// Drops what is left and waits for every drop; the drops that failed.
+    async fn finish(self) -> Vec<interleave::DropFailure> {
+        let failed = self.dbs.finish().await;
+        provision::run_state::finish(&self.run_id);
+        failed
+    }
+}
+
+/// [`run_interleaving`] with the run's databases.
+async fn run_interleaving_in(
+    plan: &interleave::InterleavePlan,
+    servers: &[Server],
+    args: &RunOptions,
+    cancel: &CancellationToken,
+    dbs: &mut InterleaveDatabases,
+) -> Result<InterleaveResult, AppError> {
+    let targets: Vec<Target> = servers.iter().map(|s| s.target.clone()).collect();
+    let (mut name_of, databases) = dbs.namer();
+    let r = interleave::run_in(plan, &targets, cancel.clone(), 1, databases, &mut name_of).await;
     let r = r
         .map_err(|e| AppError::Server(format!("{}: {e}", plan.source.display())))?
         .pop()
@@ -915,4 +998,16 @@ pub async fn run_scenario(
         &CancellationToken::new(),
     )
     .await)
+}
+
+/// `e` and its sources, `: `-separated (`pg 15: dropping database x failed: timeout (…)`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
 }

@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
+use super::databases::Databases;
 use super::monitor::Monitor;
 use super::output::{
     Detection, Event, InterleaveReport, LockWait, PermutationReport, SessionSteps, StepError,
@@ -16,9 +17,7 @@ use super::output::{
 };
 use super::plan::{Blocker, InterleavePlan, Permutation, SqlText};
 use super::session::{Completion, Rows, SessionTask, StepItem, closed};
-use crate::db::{
-    Conn, DbError, Dialect, DropGuard, Engine, Reply, StepConn, StepText, database_url, redact_url,
-};
+use crate::db::{DbError, Dialect, Engine, Reply, StepConn, StepText, database_url};
 
 pub use crate::db::Target;
 
@@ -57,8 +56,8 @@ pub async fn run_repeated(
 /// [`run_repeated`], each target's database named by `name_of` (which may record the name
 /// before the database is created, as `keyrace run` does for `keyrace reap`). The database
 /// is created and dropped by the same functions as a stress run's
-/// ([`crate::runner::create_database_within`], [`crate::runner::drop_database`]), guarded
-/// by a [`DropGuard`] in between.
+/// ([`crate::runner::create_database_on`], [`crate::runner::drop_database_on`]), guarded
+/// by a [`crate::db::DropGuard`] in between.
 pub async fn run_named(
     plan: &InterleavePlan,
     targets: &[Target],
@@ -66,9 +65,39 @@ pub async fn run_named(
     times: usize,
     name_of: &mut (dyn FnMut(&Target) -> String + Send),
 ) -> Result<Vec<InterleaveReport>, Error> {
+    let mut dbs = Databases::default();
+    let r = run_in(plan, targets, cancel, times, &mut dbs, name_of).await;
+    let failed = dbs.finish().await;
+    let reports = r?;
+    match failed.into_iter().next() {
+        Some(f) => Err(f.error),
+        None => Ok(reports),
+    }
+}
+
+/// True when `plan` runs on `target` (its dialect supported, enough nodes), so a database
+/// is needed there.
+pub fn runs_on(plan: &InterleavePlan, target: &Target) -> bool {
+    plan.unsupported_reason(target.dialect()).is_none()
+        && plan.nodes_reason(target.nodes.len()).is_none()
+}
+
+/// [`run_named`] with the run's [`Databases`]: a database created ahead for this file is
+/// used, and this file's databases are dropped in the background ([`Databases::finish`]
+/// says how that went). `keyrace run` calls [`Databases::prepare_ahead`] for the next
+/// file before this one, so a directory of files does not wait for each file's
+/// `CREATE DATABASE` and `DROP DATABASE`.
+pub async fn run_in(
+    plan: &InterleavePlan,
+    targets: &[Target],
+    cancel: CancellationToken,
+    times: usize,
+    dbs: &mut Databases,
+    name_of: &mut (dyn FnMut(&Target) -> String + Send),
+) -> Result<Vec<InterleaveReport>, Error> {
     let mut per_target = Vec::new();
     for t in targets {
-        per_target.push(run_target(plan, t, &cancel, times, name_of).await?);
+        per_target.push(run_target(plan, t, &cancel, times, dbs, name_of).await?);
     }
     Ok((0..times)
         .map(|rep| InterleaveReport {
@@ -98,6 +127,7 @@ async fn run_target(
     target: &Target,
     cancel: &CancellationToken,
     times: usize,
+    dbs: &mut Databases,
     name_of: &mut (dyn FnMut(&Target) -> String + Send),
 ) -> Result<Vec<TargetReport>, Error> {
     let mut base = TargetReport {
@@ -113,57 +143,25 @@ async fn run_target(
     if base.skipped.is_some() {
         return Ok(vec![base; times]);
     }
-    let db_err = |what: &str| {
-        let label = target.label.clone();
-        let what = what.to_string();
-        move |source: DbError| Error::Db {
-            label,
-            what,
-            source,
-        }
-    };
-    let mut admin = Conn::open(target.engine, &target.url)
-        .await
-        .map_err(|source| Error::Connect {
-            label: target.label.clone(),
-            url: redact_url(&target.url),
-            source,
-        })?;
-    let (version, engine) = crate::db::detect(&mut admin)
-        .await
-        .map_err(db_err("reading the server version"))?;
+    let prepared = dbs.take(target, name_of).await?;
+    let engine = prepared.engine;
     base.engine = Some(engine);
-    base.server_version = Some(engine.label(&version));
-    let target = &target.clone().detected(engine, &version);
-    // A server too old for the steps (MERGE before PostgreSQL 15 …) skips the scenario.
+    base.server_version = Some(engine.label(&prepared.version));
+    // A server too old for the steps (MERGE before PostgreSQL 15 …) skips the scenario;
+    // its database waits for the next file.
     if let Some(f) = plan
         .features(target.dialect())
         .into_iter()
-        .find(|f| !target.capabilities.has(*f))
+        .find(|f| !prepared.target.capabilities.has(*f))
     {
-        admin.close().await;
+        dbs.put_back(prepared);
         base.skipped = Some(format!("needs {}", f.describe()));
         return Ok(vec![base; times]);
     }
-    let database = name_of(target);
-    // The admin connection that detected the server creates the database and drops it
-    // again (a connection saved each way).
-    if let Err(e) =
-        crate::runner::create_database_on(&mut admin, &database, crate::runner::DDL_TIMEOUT).await
-    {
-        admin.close().await;
-        return Err(db_err(&format!("creating database {database}"))(e));
-    }
-    // From here on a panic (or a future dropped mid-run) still drops the database.
-    let guard = DropGuard::new(engine, &target.url, &database);
-    let url = database_url(&target.url, &database);
-    let result = run_in_database(plan, target, &url, engine, cancel, times, &base).await;
-    let dropped = crate::runner::drop_database_on(&mut admin, target, &database).await;
-    admin.close().await;
-    guard.disarm();
-    let reports = result?;
-    dropped.map_err(db_err(&format!("dropping database {database}")))?;
-    Ok(reports)
+    let url = database_url(&target.url, &prepared.database);
+    let result = run_in_database(plan, &prepared.target, &url, engine, cancel, times, &base).await;
+    dbs.release(prepared, &plan.source.display().to_string());
+    result
 }
 
 async fn run_in_database(

@@ -15,6 +15,7 @@
 //! ```
 
 mod claims;
+mod databases;
 mod diag;
 mod execute;
 mod expected;
@@ -30,8 +31,9 @@ use std::path::{Path, PathBuf};
 
 pub use crate::db::Engine;
 pub use claims::evaluate_claims;
+pub use databases::{Databases, DropFailure};
 pub use diag::Diagnostic;
-pub use execute::{Target, run, run_named, run_repeated};
+pub use execute::{Target, run, run_in, run_named, run_repeated, runs_on};
 pub use expected::{ExpectedDiff, check_expected, compare_expected, expected_path, unified_diff};
 pub use isotester::IsolationTesterText;
 pub use output::{
