@@ -59,6 +59,9 @@ pub struct StepText {
     pub replies: Vec<Reply>,
     /// The error that ended the text, if any.
     pub error: Option<DbError>,
+    /// Where in the text that error is, when the server said (PostgreSQL's `P` field: a
+    /// 1-based character position).
+    pub error_position: Option<u32>,
     /// Affected-row counts the server reported, one per statement that returned no result
     /// set, in order (PostgreSQL: the command tag's count; MySQL/MariaDB: the OK packet's).
     pub affected: Vec<u64>,
@@ -204,6 +207,7 @@ impl PgStepConn {
             Ok(s) => s,
             Err(e) => {
                 out.error = Some(pg_error(&e));
+                out.error_position = pg_position(&e);
                 return out;
             }
         };
@@ -236,6 +240,7 @@ impl PgStepConn {
                 Err(e) => {
                     // Rows of a set cut short by its own error are dropped, as libpq does.
                     out.error = Some(pg_error(&e));
+                    out.error_position = pg_position(&e);
                     break;
                 }
             }
@@ -244,6 +249,14 @@ impl PgStepConn {
         tokio::task::yield_now().await;
         self.drain(&mut out.replies);
         out
+    }
+}
+
+/// Where in the query text a server error is (1-based, in characters), when it says.
+fn pg_position(e: &tokio_postgres::Error) -> Option<u32> {
+    match e.as_db_error()?.position()? {
+        tokio_postgres::error::ErrorPosition::Original(p) => Some(*p),
+        tokio_postgres::error::ErrorPosition::Internal { .. } => None,
     }
 }
 

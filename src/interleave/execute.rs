@@ -515,12 +515,15 @@ impl<'a> PermRun<'a> {
     /// Records what a setup or teardown block returned, as the isolation tester's `PQexec`
     /// does: the error (returned, for the caller to decide whether to stop), else the
     /// result set of its last statement, if that statement returned one.
-    fn block_result(&mut self, what: String, text: StepText) -> Result<(), StepError> {
+    fn block_result(&mut self, what: String, sql: &str, text: StepText) -> Result<(), StepError> {
         if let Some(e) = text.error {
             let error = StepError::from(e);
             self.events.push(Event::SetupError {
                 what,
                 error: error.clone(),
+                position: text
+                    .error_position
+                    .and_then(|p| super::caret::position_lines(sql, p)),
             });
             return Err(error);
         }
@@ -557,8 +560,9 @@ impl<'a> PermRun<'a> {
         };
         let mut setup_ok = true;
         for s in &self.plan.setup {
-            let text = setup_conn.run(self.sql(s)).await;
-            if self.block_result("setup".into(), text).is_err() {
+            let sql = self.sql(s).to_string();
+            let text = setup_conn.run(&sql).await;
+            if self.block_result("setup".into(), &sql, text).is_err() {
                 setup_ok = false;
                 break;
             }
@@ -611,7 +615,7 @@ impl<'a> PermRun<'a> {
                     let notices = self.take_notices(Some(i));
                     self.events.extend(notices);
                     let what = format!("setup of session {}", sess.name);
-                    if self.block_result(what, text).is_err() {
+                    if self.block_result(what, &sql, text).is_err() {
                         setup_ok = false;
                         break 'setup;
                     }
@@ -640,7 +644,8 @@ impl<'a> PermRun<'a> {
         if setup_ok {
             for (task, sess) in sessions.iter_mut().map(|(_, t)| t).zip(&self.plan.sessions) {
                 for s in &sess.teardown {
-                    let text = task.run_text(self.sql(s)).await;
+                    let sql = self.sql(s).to_string();
+                    let text = task.run_text(&sql).await;
                     while let Ok(n) = task.notices.try_recv() {
                         self.events.push(Event::Notice {
                             session: sess.name.clone(),
@@ -650,7 +655,7 @@ impl<'a> PermRun<'a> {
                     }
                     let what = format!("teardown of session {}", sess.name);
                     // A failed teardown is reported and the run goes on.
-                    let _ = self.block_result(what, text);
+                    let _ = self.block_result(what, &sql, text);
                 }
             }
         }
@@ -676,8 +681,9 @@ impl<'a> PermRun<'a> {
         futures_util::future::join_all(closing).await;
         if setup_ok {
             for s in &self.plan.teardown {
-                let text = setup_conn.run(self.sql(s)).await;
-                let _ = self.block_result("teardown".into(), text);
+                let sql = self.sql(s).to_string();
+                let text = setup_conn.run(&sql).await;
+                let _ = self.block_result("teardown".into(), &sql, text);
             }
         }
         if setup_ok {

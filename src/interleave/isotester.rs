@@ -72,8 +72,13 @@ impl TargetReport {
                         severity,
                         message,
                     } => out.push_str(&format!("{session}: {severity}:  {message}\n")),
-                    Event::SetupError { what, error } => {
+                    Event::SetupError {
+                        what,
+                        error,
+                        position,
+                    } => {
                         err.push_str(&format!("{what} failed: ERROR:  {}\n", error.message));
+                        err.push_str(position.as_deref().unwrap_or_default());
                     }
                     Event::SetupResult { rows, .. } => pq_print(&mut out, rows),
                     Event::Cancelled { step, after_ms } => out.push_str(&format!(

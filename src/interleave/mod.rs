@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod caret;
 mod claims;
 mod databases;
 mod diag;

@@ -208,6 +208,11 @@ pub enum Event {
         what: String,
         /// The error.
         error: StepError,
+        /// libpq's `LINE n: …` and `^` lines (each ending in `\n`) for an error the
+        /// server located in the block's text (PostgreSQL), as the isolation tester prints
+        /// them after the error.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        position: Option<String>,
     },
     /// A step still waiting after the step limit, when keyrace had to wait for it (its
     /// session was needed, or the permutation ended), was cancelled
@@ -255,7 +260,7 @@ impl PermutationReport {
             })
             .collect();
         for e in &self.events {
-            if let Event::SetupError { what, error } = e {
+            if let Event::SetupError { what, error, .. } = e {
                 parts.push(format!("{what}: {} {}", error.class.name(), error.code));
             }
         }
@@ -446,9 +451,14 @@ impl TargetReport {
                         severity,
                         message,
                     } => out.push_str(&format!("{session}: {severity}:  {message}\n")),
-                    Event::SetupError { what, error } => {
+                    Event::SetupError {
+                        what,
+                        error,
+                        position,
+                    } => {
                         out.push_str(&format!("{what} failed: "));
                         render_error(&mut out, error);
+                        out.push_str(position.as_deref().unwrap_or_default());
                     }
                     Event::SetupResult { rows, .. } => render_rows(&mut out, rows),
                     Event::Cancelled { step, after_ms } => out.push_str(&format!(

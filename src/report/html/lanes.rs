@@ -537,6 +537,7 @@ mod tests {
                         code: "42P01".into(),
                         message: "no table".into(),
                     },
+                    position: None,
                 }],
                 None,
             ),
