@@ -144,6 +144,35 @@ sql = "UPDATE kr_steps_my SET v = 1 WHERE id = 5"
     );
 }
 
+/// Issue 11 item 4 on MySQL/MariaDB, several statements in one step: a zero-row set among
+/// them prints its header and `(0 rows)` in its place (such a text cannot be prepared as a
+/// whole; each statement is described on its own), writes print nothing, and quoted `;`
+/// do not split a statement.
+#[tokio::test]
+async fn zero_row_sets_among_several_statements_print_their_header_on_mysql() {
+    let toml = r#"
+setup = "CREATE TABLE kr_steps_my2 (id int PRIMARY KEY, v varchar(8))"
+teardown = "DROP TABLE kr_steps_my2"
+permutations = [["multi"]]
+[[session]]
+name = "s1"
+[[session.step]]
+name = "multi"
+sql = "SELECT id FROM kr_steps_my2 WHERE v = 'a;b'; UPDATE kr_steps_my2 SET v = 'x' WHERE id = 5; SELECT 2 AS two; (SELECT v AS none FROM kr_steps_my2)"
+"#;
+    let r = run_toml("zero-rows-multi.toml", toml, &[Dialect::Mysql]).await;
+    let text = r.render_text("mysql");
+    assert!(
+        text.ends_with(
+            "FROM kr_steps_my2)\n\
+             id\n--\n(0 rows)\n\
+             two\n---\n2\n(1 row)\n\
+             none\n----\n(0 rows)\n"
+        ),
+        "{text}"
+    );
+}
+
 /// Issue 11 item 5: NOTICE (from a trigger) and WARNING (from a step) are printed as they
 /// arrive, before the step's line as the isolation tester prints them.
 #[tokio::test]

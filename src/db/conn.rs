@@ -471,6 +471,7 @@ impl Conn {
                         }
                         Ok(Some(sqlx::Either::Left(done))) => {
                             out.last_is_set = !current.is_empty();
+                            out.returned_set.push(!current.is_empty());
                             if current.is_empty() {
                                 out.affected.push(done.rows_affected());
                             } else {
@@ -496,6 +497,7 @@ impl Conn {
         }
         if !current.is_empty() {
             out.last_is_set = true;
+            out.returned_set.push(true);
             out.replies.push(super::Reply::Set {
                 columns,
                 rows: current,

@@ -71,6 +71,9 @@ pub struct StepText {
     /// True when the text's last statement returned a result set (what libpq's `PQexec`
     /// reports for a whole text: only the last statement's result).
     pub last_is_set: bool,
+    /// MySQL/MariaDB: one entry per statement that ran, in order, true when it returned a
+    /// result set (to tell which statement an `affected` entry belongs to).
+    pub returned_set: Vec<bool>,
 }
 
 /// One row of MySQL/MariaDB `SHOW WARNINGS`.

@@ -26,6 +26,7 @@ mod output;
 mod plan;
 mod session;
 mod spec;
+mod split;
 mod toml;
 
 use std::path::{Path, PathBuf};

@@ -190,22 +190,58 @@ impl SessionTask {
     }
 }
 
-/// A text of one statement that returned neither rows nor an error and changed no row on
-/// MySQL/MariaDB: when the server describes result columns for it, it returned an empty
+/// MySQL/MariaDB: the statements of a text that returned neither rows nor an error and
+/// changed no row: when the server describes result columns for one, it returned an empty
 /// result set (a zero-row `SELECT`, `(SELECT …)`, `TABLE t`), reported as one with no rows
-/// instead of an affected-row count. (A write that changed rows is not asked about: one
-/// round trip saved.)
+/// instead of an affected-row count, in its place among the text's result sets. (A write
+/// that changed rows is not asked about: one round trip saved.) In a text of several
+/// statements each is described on its own ([`super::split::mysql_statements`]) when the
+/// split finds as many statements as the server ran; otherwise the text is left as it came.
 async fn describe_empty_set(conn: &mut StepConn, sql: &str, result: &mut StepText) {
-    if result.error.is_some() || !result.replies.is_empty() || result.affected != [0] {
+    if matches!(conn, StepConn::Pg(_)) || result.error.is_some() || !result.affected.contains(&0)
+    {
         return;
     }
-    if let Some(columns) = conn.describe_columns(sql).await {
-        result.affected.clear();
-        result.last_is_set = true;
-        result.replies.push(crate::db::Reply::Set {
-            columns,
-            rows: Vec::new(),
-        });
+    let statements = super::split::mysql_statements(sql);
+    let several = result.returned_set.len() > 1;
+    if several && statements.len() != result.returned_set.len() {
+        return;
+    }
+    if !several && (!result.replies.is_empty() || result.affected != [0]) {
+        return;
+    }
+    // Walk the statements in order: `sets` result sets and `counts` affected-row counts
+    // seen before statement i (sets found empty here included).
+    let (mut sets, mut counts) = (0, 0);
+    let shapes = if several {
+        result.returned_set.clone()
+    } else {
+        vec![false]
+    };
+    for (i, returned_set) in shapes.into_iter().enumerate() {
+        if returned_set {
+            sets += 1;
+            continue;
+        }
+        let text = if several { statements[i] } else { sql };
+        if result.affected[counts] == 0
+            && let Some(columns) = conn.describe_columns(text).await
+        {
+            result.affected.remove(counts);
+            result.replies.insert(
+                sets,
+                crate::db::Reply::Set {
+                    columns,
+                    rows: Vec::new(),
+                },
+            );
+            if i + 1 == result.returned_set.len().max(1) {
+                result.last_is_set = true;
+            }
+            sets += 1;
+            continue;
+        }
+        counts += 1;
     }
 }
 
