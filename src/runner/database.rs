@@ -54,6 +54,7 @@ pub async fn drop_database_on(
     name: &str,
 ) -> Result<(), DbError> {
     admin.set_statement_timeout(Some(DDL_TIMEOUT));
+    wait_sessions_gone(admin, name).await;
     let mut r = Ok(());
     for sql in admin.engine().drop_database_sql(name) {
         r = admin.batch(&sql).await;
@@ -70,6 +71,27 @@ pub async fn drop_database_on(
             drop_database(target, name).await
         }
         Err(e) => Err(e),
+    }
+}
+
+/// How long [`drop_database_on`] waits for the sessions of a database to end before it
+/// drops it anyway (PostgreSQL's `WITH (FORCE)` ends them).
+const SESSIONS_GONE_WAIT: Duration = Duration::from_secs(1);
+
+/// Waits (at most [`SESSIONS_GONE_WAIT`], asking every 2 ms) until no session is connected
+/// to database `name`, where the engine's `DROP DATABASE` would wait for them
+/// ([`crate::db::Backend::sessions_in_database_sql`]): the run's own connections were just
+/// closed, and their server processes end within a few ms.
+async fn wait_sessions_gone(admin: &mut Conn, name: &str) {
+    let Some(sql) = admin.engine().sessions_in_database_sql(name) else {
+        return;
+    };
+    let until = std::time::Instant::now() + SESSIONS_GONE_WAIT;
+    while let Ok(Some(n)) = admin.scalar_text(&sql).await {
+        if n == "0" || std::time::Instant::now() >= until {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

@@ -124,6 +124,14 @@ pub trait Backend: Send + Sync + 'static {
     /// is enough (PostgreSQL 13+ `WITH (FORCE)`, then plain).
     fn drop_database_sql(&self, name: &str) -> Vec<String>;
 
+    /// A query counting (as text) the sessions still connected to database `name`, where a
+    /// `DROP DATABASE` waits for them, `None` where it does not. PostgreSQL's waits in steps
+    /// of 100 ms (`CountOtherDBBackends`) for a backend still exiting after its client
+    /// closed the connection; asking first saves that.
+    fn sessions_in_database_sql(&self, _name: &str) -> Option<String> {
+        None
+    }
+
     /// The query that returns the session's id as text (`pg_backend_pid()`,
     /// `CONNECTION_ID()`).
     fn backend_id_sql(&self) -> &'static str;

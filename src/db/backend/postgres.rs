@@ -84,6 +84,13 @@ impl Backend for Postgres {
         ]
     }
 
+    fn sessions_in_database_sql(&self, name: &str) -> Option<String> {
+        Some(format!(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{}'",
+            name.replace('\'', "''")
+        ))
+    }
+
     fn backend_id_sql(&self) -> &'static str {
         "SELECT pg_backend_pid()::text"
     }
