@@ -13,6 +13,7 @@ const SPEC: &str = r#"
 name = "explain"
 setup = [
   { postgres = "CREATE TABLE job (id INT PRIMARY KEY, state TEXT)", mysql = "CREATE TABLE job (id INT PRIMARY KEY, state VARCHAR(10)) ENGINE=InnoDB" },
+  "INSERT INTO job VALUES (10, 'later')",
 ]
 permutations = [
   ["s1_begin", "s2_begin", "s1_lock", "s2_lock", "s1_insert", "s2_insert", "s1_commit", "s2_commit"],
@@ -67,9 +68,8 @@ async fn each_wait_names_its_blocker_and_the_lock() {
             "s1",
             &["ShareLock", "transaction"][..],
         ),
-        // InnoDB at REPEATABLE READ: both FOR UPDATEs locked the gap (here the supremum
-        // pseudo-record of the empty table); s1's insert waits
-        // for s2's gap lock (then s2's insert is the deadlock victim).
+        // InnoDB at REPEATABLE READ: both FOR UPDATEs locked the gap before row 10 (X,GAP);
+        // s1's insert waits for s2's gap lock (then s2's insert is the deadlock victim).
         (
             "mysql",
             "s1_insert",
@@ -114,6 +114,16 @@ async fn each_wait_names_its_blocker_and_the_lock() {
                 waits[0].lock
             );
         }
+        // The blocker's mode is a whole lock mode (MariaDB once cut `X,GAP` to `X,`).
+        let held = &waits[0].held;
+        let whole = if dialect == "postgres" {
+            held.ends_with("Lock")
+        } else {
+            let mut parts = held.split(',');
+            matches!(parts.next(), Some("S" | "X" | "IS" | "IX" | "AUTO_INC"))
+                && parts.all(|p| ["GAP", "REC_NOT_GAP", "INSERT_INTENTION"].contains(&p))
+        };
+        assert!(whole, "{dialect}: held mode {held:?}");
         let explained = t.render_explained();
         assert!(
             explained.contains(&format!("  waits for {blocker} (step ")),

@@ -69,13 +69,16 @@ impl Backend for MariaDb {
 
     /// `INNODB_LOCK_WAITS` joined with `INNODB_LOCKS` (mode such as `X,GAP`, index, record)
     /// and `INNODB_TRX` for the session ids (<https://mariadb.com/kb/en/information-schema-innodb_lock_waits-table/>).
+    /// The lock modes are cast: MariaDB 10.11 cuts `IFNULL(bl.lock_mode, '')` (and
+    /// `COALESCE`, `CONCAT`) to two characters (`X,` for `X,GAP`) in this join with
+    /// `ORDER BY`, where `CAST(… AS CHAR(32))` keeps the whole mode.
     fn lock_waits_sql(&self, ids: &str) -> Option<String> {
         Some(format!(
             "SELECT CAST(r.trx_mysql_thread_id AS CHAR), CAST(b.trx_mysql_thread_id AS CHAR), \
-               CONCAT(rl.lock_mode, ' ', rl.lock_type, ' on ', rl.lock_table, \
+               CONCAT(CAST(rl.lock_mode AS CHAR(32)), ' ', rl.lock_type, ' on ', rl.lock_table, \
                  IFNULL(CONCAT(' index ', rl.lock_index), ''), \
                  IFNULL(CONCAT(' record ', rl.lock_data), '')), \
-               IFNULL(bl.lock_mode, '') \
+               IFNULL(CAST(bl.lock_mode AS CHAR(32)), '') \
              FROM information_schema.INNODB_LOCK_WAITS w \
              JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
              JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
