@@ -198,8 +198,7 @@ impl SessionTask {
 /// statements each is described on its own ([`super::split::mysql_statements`]) when the
 /// split finds as many statements as the server ran; otherwise the text is left as it came.
 async fn describe_empty_set(conn: &mut StepConn, sql: &str, result: &mut StepText) {
-    if matches!(conn, StepConn::Pg(_)) || result.error.is_some() || !result.affected.contains(&0)
-    {
+    if matches!(conn, StepConn::Pg(_)) || result.error.is_some() || !result.affected.contains(&0) {
         return;
     }
     let statements = super::split::mysql_statements(sql);
