@@ -786,7 +786,11 @@ async fn run_on(
         report.interleavings.push(result);
     }
     for f in dbs.finish().await {
-        let message = format!("{}: {}", f.file, chain(&f.error));
+        // A database created ahead for a file that did not run has no file to report on.
+        let message = match f.file.as_str() {
+            "" => chain(&f.error),
+            file => format!("{file}: {}", chain(&f.error)),
+        };
         match report.interleavings.iter_mut().find(|r| r.file == f.file) {
             Some(r) if r.error.is_none() => r.error = Some(message),
             _ => eprintln!("error: {message}"),

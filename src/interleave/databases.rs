@@ -2,8 +2,9 @@
 //! one file ahead and dropped in the background while the next file runs.
 //!
 //! On PostgreSQL 15 a `CREATE DATABASE` costs 40–60 ms (the template is copied through the
-//! WAL) and a `DROP DATABASE` 70–85 ms (it forces a checkpoint) on a quiet server: about
-//! 0.12 s a file, more than most files' permutations. The isolation tester pays none of it
+//! WAL) and a `DROP DATABASE` 10–25 ms once the file's sessions have left it (see
+//! [`crate::runner::drop_database_on`]) on a quiet server, several times that under load:
+//! more than many files' permutations. The isolation tester pays none of it
 //! (it runs in a database that exists). Overlapping the two with the previous and next
 //! file's permutations keeps one fresh database per file (nothing a file leaves behind
 //! reaches the next) without the wait.
@@ -44,7 +45,8 @@ pub struct Databases {
 /// A database drop that failed at the end of its file.
 #[derive(Debug)]
 pub struct DropFailure {
-    /// What the file was given as (the plan's source).
+    /// What the file was given as (the plan's source); empty for a database created ahead
+    /// for a file that did not run (the run was cancelled).
     pub file: String,
     /// Why.
     pub error: Error,
