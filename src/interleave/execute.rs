@@ -769,6 +769,15 @@ impl<'a> PermRun<'a> {
                 waiting.done = done;
                 det
             };
+            if detection == Some(Detection::Monitor) {
+                // The server flushed the step's notices before it began to wait, so they are
+                // in the session's socket by the time the monitor sees the wait: let the
+                // session's connection task read them before the step's line is printed. On
+                // the current-thread runtime the runner's future is polled again right after
+                // the I/O driver, before the tasks it woke: the second yield lets them run.
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+            }
             // As the isolation tester: the step's own notices print before its line, the
             // ones other sessions received meanwhile after it (and its result).
             let own = self.take_notices(Some(step.session));
