@@ -4,27 +4,6 @@ mod common;
 
 use keyrace::db::{Conn, Dialect, DropGuard};
 
-async fn exists(dialect: Dialect, name: &str) -> bool {
-    let mut c = Conn::connect(dialect, &common::url(dialect))
-        .await
-        .expect("connect");
-    let sql = match dialect {
-        Dialect::Postgres => {
-            format!("SELECT count(*)::text FROM pg_database WHERE datname = '{name}'")
-        }
-        Dialect::Mysql => format!(
-            "SELECT CAST(count(*) AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
-        ),
-    };
-    let n = c
-        .scalar_text(&sql)
-        .await
-        .expect("query")
-        .unwrap_or_default();
-    c.close().await;
-    n == "1"
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_still_drops_the_database() {
     for dialect in Dialect::ALL {
@@ -36,7 +15,7 @@ async fn a_panic_still_drops_the_database() {
             .await
             .expect("create");
         admin.close().await;
-        assert!(exists(dialect, &name).await);
+        assert!(common::database_exists(dialect, &name).await);
         let (u, n) = (url.clone(), name.clone());
         let panicked = std::thread::spawn(move || {
             let _guard = DropGuard::new(keyrace::db::Engine::default_for(dialect), &u, &n);
@@ -45,7 +24,7 @@ async fn a_panic_still_drops_the_database() {
         .join();
         assert!(panicked.is_err());
         assert!(
-            !exists(dialect, &name).await,
+            !common::database_exists(dialect, &name).await,
             "{dialect}: {name} left behind"
         );
 

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use keyrace::app;
-use keyrace::db::{Conn, Dialect, Engine};
+use keyrace::db::Dialect;
 use keyrace::options::RunOptions;
 use tokio_util::sync::CancellationToken;
 
@@ -37,26 +37,6 @@ fn databases_in(text: &str) -> Vec<String> {
         .filter(|w| w.starts_with("keyrace_"))
         .map(str::to_string)
         .collect()
-}
-
-async fn exists(dialect: Dialect, name: &str) -> bool {
-    let mut admin = Conn::open(Engine::default_for(dialect), &common::url(dialect))
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to the {dialect} test server: {e}"));
-    let sql = match dialect {
-        Dialect::Postgres => {
-            format!("SELECT count(*)::text FROM pg_database WHERE datname = '{name}'")
-        }
-        Dialect::Mysql => format!(
-            "SELECT CAST(count(*) AS CHAR) FROM information_schema.schemata WHERE schema_name = '{name}'"
-        ),
-    };
-    let n = admin
-        .scalar_text(&sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    admin.close().await;
-    n.as_deref() != Some("0")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +80,10 @@ async fn every_file_of_a_directory_gets_a_fresh_database_and_none_is_left() {
     names.dedup();
     assert_eq!(names.len(), 5, "a database was used twice: {seen:?}");
     for (dialect, name) in &seen {
-        assert!(!exists(*dialect, name).await, "{name} is left on {dialect}");
+        assert!(
+            !common::database_exists(*dialect, name).await,
+            "{name} is left on {dialect}"
+        );
     }
 }
 
@@ -120,7 +103,7 @@ async fn one_file_through_the_library_leaves_nothing() {
     let names = databases_in(&text);
     assert_eq!(names.len(), 1, "{text}");
     assert!(
-        !exists(Dialect::Postgres, &names[0]).await,
+        !common::database_exists(Dialect::Postgres, &names[0]).await,
         "{} is left",
         names[0]
     );

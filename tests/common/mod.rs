@@ -92,6 +92,29 @@ pub async fn server(dialect: Dialect) -> Server {
     }
 }
 
+/// True when database `name` exists on the test server for `dialect` (a test's own
+/// database, checked after keyrace should have dropped it).
+pub async fn database_exists(dialect: Dialect, name: &str) -> bool {
+    let mut c = keyrace::db::Conn::connect(dialect, &url(dialect))
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the {dialect} test server: {e}"));
+    let sql = match dialect {
+        Dialect::Postgres => {
+            format!("SELECT count(*)::text FROM pg_database WHERE datname = '{name}'")
+        }
+        Dialect::Mysql => format!(
+            "SELECT CAST(count(*) AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+        ),
+    };
+    let n = c
+        .scalar_text(&sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default();
+    c.close().await;
+    n != "0"
+}
+
 /// Default run arguments (quiet, results to a temp dir).
 pub fn args(out: &Path) -> RunOptions {
     RunOptions::quiet(out)
