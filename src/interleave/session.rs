@@ -201,28 +201,29 @@ async fn describe_empty_set(conn: &mut StepConn, sql: &str, result: &mut StepTex
     if matches!(conn, StepConn::Pg(_)) || result.error.is_some() || !result.affected.contains(&0) {
         return;
     }
-    let statements = super::split::mysql_statements(sql);
-    let several = result.returned_set.len() > 1;
-    if several && statements.len() != result.returned_set.len() {
-        return;
-    }
-    if !several && (!result.replies.is_empty() || result.affected != [0]) {
+    // One statement: the text itself, whatever the splitter would make of it; several: as
+    // the splitter finds them, when it finds as many as the server ran.
+    let shapes = match result.returned_set.as_slice() {
+        [] => vec![false],
+        s => s.to_vec(),
+    };
+    let statements = if shapes.len() > 1 {
+        super::split::mysql_statements(sql)
+    } else {
+        vec![sql]
+    };
+    if statements.len() != shapes.len() {
         return;
     }
     // Walk the statements in order: `sets` result sets and `counts` affected-row counts
     // seen before statement i (sets found empty here included).
+    let last = shapes.len() - 1;
     let (mut sets, mut counts) = (0, 0);
-    let shapes = if several {
-        result.returned_set.clone()
-    } else {
-        vec![false]
-    };
-    for (i, returned_set) in shapes.into_iter().enumerate() {
+    for (i, (text, returned_set)) in statements.into_iter().zip(shapes).enumerate() {
         if returned_set {
             sets += 1;
             continue;
         }
-        let text = if several { statements[i] } else { sql };
         if result.affected[counts] == 0
             && let Some(columns) = conn.describe_columns(text).await
         {
@@ -234,7 +235,7 @@ async fn describe_empty_set(conn: &mut StepConn, sql: &str, result: &mut StepTex
                     rows: Vec::new(),
                 },
             );
-            if i + 1 == result.returned_set.len().max(1) {
+            if i == last {
                 result.last_is_set = true;
             }
             sets += 1;
